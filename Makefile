@@ -1,0 +1,47 @@
+# medtx: two commands set everything up on a fresh machine.
+#   make train   create .venv if needed, install, run TrainFlow on the built-in defaults
+#   make test    create .venv if needed, install, run the test suite
+SHELL := /bin/bash
+PYTHON_BIN ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The CPU build of torch is installed first so pip never resolves "torch" to a multi-GB CUDA
+# wheel; on a GPU machine pass e.g. TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128".
+TORCH_SPEC ?= torch==2.13.0
+ARGS ?=
+
+# Metaflow refuses to run without a user name; offline by default (no hub downloads).
+export USER ?= $(or $(USERNAME),$(LOGNAME),medtx)
+export HF_HUB_OFFLINE ?= 1
+export GX_ANALYTICS_ENABLED ?= false
+export TOKENIZERS_PARALLELISM ?= true
+export PYTHONUNBUFFERED := 1
+
+.PHONY: install train test test-slow test-all bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q $(TORCH_SPEC)
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+train: install
+	$(PY) flows/train_flow.py run $(ARGS)
+
+test: install
+	$(PY) -m pytest -m "not slow" $(ARGS)
+
+test-slow: install
+	$(PY) -m pytest -m slow $(ARGS)
+
+test-all: install
+	$(PY) -m pytest $(ARGS)
+
+bench: install
+	$(PY) bench/train_throughput.py $(ARGS)
+
+clean:
+	rm -rf .metaflow .medtx build *.egg-info
