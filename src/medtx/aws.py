@@ -7,6 +7,7 @@ itself) points every client at an S3/SageMaker emulator such as moto or MinIO.
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any, Optional
 
 from medtx.config import AwsSettings
@@ -48,9 +49,13 @@ def session(aws: AwsSettings, session_name: str = "medtx") -> Any:
     )
 
 
+_CLIENT_LOCK = threading.Lock()  # boto3 sessions are not safe to create clients from concurrently
+
+
 def client(aws: AwsSettings, service: str, max_attempts: Optional[int] = None) -> Any:
     """A boto3 client for ``service`` honouring region, endpoint override and role."""
     from botocore.config import Config as BotoConfig
 
     cfg = BotoConfig(retries={"max_attempts": max_attempts, "mode": "standard"}) if max_attempts else None
-    return session(aws).client(service, config=cfg, **_client_kwargs(aws))
+    with _CLIENT_LOCK:
+        return session(aws).client(service, config=cfg, **_client_kwargs(aws))

@@ -1,0 +1,29 @@
+"""Model registry with SageMaker Model Registry semantics: a local SQLite backend and a
+SageMaker backend, chosen by ``registry.backend`` in config.
+
+    from medtx.registry import open_registry
+    registry = open_registry(settings)
+    mv = registry.register(package_dir, evaluation, "PendingManualApproval", [], lineage, actor)
+    registry.set_status(mv.version, "Approved", reason="reviewed", actor="alice")
+"""
+from medtx.registry.base import (
+    APPROVED,
+    PENDING,
+    REJECTED,
+    STATUSES,
+    TRANSITIONS,
+    AuditEvent,
+    ModelVersion,
+    Registry,
+    current_actor,
+    is_version_ref,
+    open_registry,
+    run_tags,
+    transition_allowed,
+)
+
+__all__ = [
+    "APPROVED", "PENDING", "REJECTED", "STATUSES", "TRANSITIONS", "AuditEvent", "ModelVersion",
+    "Registry", "current_actor", "is_version_ref", "open_registry", "run_tags",
+    "transition_allowed",
+]
