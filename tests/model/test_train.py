@@ -1,0 +1,87 @@
+"""Fine-tuning: class weights, batching, the training loop and per-note pooling."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from medtx.errors import TrainingError
+from medtx.features import Encoded
+from medtx.train import (WindowData, class_weights, finetune, predict_logits,
+                         stratified_subsample, weighted_loss)
+
+
+def test_class_weights_favour_the_rare_class():
+    y = np.array([0] * 90 + [1] * 10)
+    balanced = class_weights(y, 2, "balanced")
+    sqrt = class_weights(y, 2, "sqrt")
+    assert class_weights(y, 2, "none") is None
+    assert balanced[1] > balanced[0]
+    assert torch.allclose(balanced, torch.tensor([100 / 180, 100 / 20]))
+    for c in range(2):
+        lo, hi = sorted([1.0, float(balanced[c])])
+        assert lo < float(sqrt[c]) < hi
+
+
+def test_weighted_loss_moves_towards_the_rare_class():
+    y = torch.tensor([0] * 9 + [1])
+    # the model is confident in class 0 everywhere: right on the common class, wrong on the rare
+    logits = torch.tensor([[3.0, -3.0]] * 10)
+    plain = weighted_loss(logits, y, None)
+    weighted = weighted_loss(logits, y, class_weights(y.numpy(), 2, "balanced"))
+    assert weighted > plain
+    good_on_rare = torch.tensor([[3.0, -3.0]] * 9 + [[-3.0, 3.0]])
+    assert weighted_loss(good_on_rare, y, class_weights(y.numpy(), 2, "balanced")) < weighted
+
+
+def test_length_grouped_batches_cover_everything_once_and_pad_little():
+    lengths = [5, 50, 6, 48, 7, 49, 8, 47]
+    enc = Encoded([[1] * n for n in lengths], list(range(8)), 8)
+    data = WindowData(enc, np.arange(8), pad_id=0, multiple=8)
+    batches = data.batches(2, np.random.default_rng(0), mega=4)
+    assert sorted(int(i) for b in batches for i in b) == list(range(8))
+    for b in batches:
+        assert np.ptp(data.lengths[b]) <= 3
+    batch = data.collate(np.array([0, 2]), torch.device("cpu"))  # lengths 5 and 6
+    assert batch["input_ids"].shape == (2, 8)
+    assert batch["attention_mask"].tolist() == [[1] * 5 + [0] * 3, [1] * 6 + [0] * 2]
+    assert data.collate(np.array([1, 5]), torch.device("cpu"))["input_ids"].shape == (2, 50)
+    same = data.collate(np.array([1, 1]), torch.device("cpu"))
+    assert same["attention_mask"] is None and same["input_ids"].shape == (2, 50)
+
+
+def test_stratified_subsample_is_deterministic_and_proportional():
+    y = np.array([0] * 80 + [1] * 20)
+    a, b = stratified_subsample(y, 50, 3), stratified_subsample(y, 50, 3)
+    assert np.array_equal(a, b) and len(a) == 50 and len(set(a)) == 50
+    assert np.bincount(y[a]).tolist() == [40, 10]
+
+
+def test_training_reduces_loss_and_keeps_best_epoch(trained):
+    result, _, _ = trained
+    losses = [h["train_loss"] for h in result.history]
+    assert losses[-1] < 0.5 * losses[0]
+    best = max(result.history, key=lambda h: (h["val_macro_f1"], -h["val_loss"]))
+    assert result.best_epoch == best["epoch"] and best["val_macro_f1"] > 0.9
+    assert result.device == "cpu" and result.precision == "fp32"
+    assert set(result.history[0]) >= {"epoch", "train_loss", "val_macro_f1", "val_accuracy",
+                                      "seconds", "samples_per_s"}
+
+
+def test_chunk_logits_are_mean_pooled_per_note(tiny_model_factory):
+    model = tiny_model_factory().eval()
+    windows = [[2, 10, 11, 3], [2, 12, 3], [2, 13, 14, 15, 3]]
+    pooled = predict_logits(model, Encoded(windows, [0, 1, 0], 2), batch_size=2)
+    single = predict_logits(model, Encoded(windows, [0, 1, 2], 3), batch_size=1)
+    assert pooled.shape == (2, 3)
+    np.testing.assert_allclose(pooled[0], (single[0] + single[2]) / 2, atol=1e-5)
+    np.testing.assert_allclose(pooled[1], single[1], atol=1e-5)
+
+
+def test_empty_validation_split_is_refused(tiny_model_factory, toy_train_settings):
+    enc = Encoded([[2, 10, 3]], [0], 1)
+    with pytest.raises(TrainingError, match="validation"):
+        finetune(tiny_model_factory(), enc, [0], Encoded([], [], 0), [],
+                 replace(toy_train_settings, epochs=1), pad_id=0, progress=False)
