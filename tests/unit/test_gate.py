@@ -7,7 +7,8 @@ import pytest
 
 from medtx.config import GateSettings
 from medtx.errors import GateFailed
-from medtx.gate import decide, gate_card
+from medtx.gate import decide
+from medtx.reports import gate_card
 
 GATE = GateSettings(min_macro_f1=0.70, min_accuracy=0.75, min_margin_over_baseline=0.02,
                     champion_tolerance=0.01, compare_to_champion=True, approval="auto")

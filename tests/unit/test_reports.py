@@ -9,7 +9,7 @@ import pytest
 
 from medtx.demo import DEMO_NOTICE
 from medtx.redact import PREVIEW_CHARS
-from medtx.reports import (MAX_EXAMPLES, eda_card, eda_summary, split_card, top_terms,
+from medtx.reports.data import (MAX_EXAMPLES, eda_card, eda_summary, split_card, top_terms,
                            validation_card)
 
 SECRET = "Zebediah Quux-Whitfield"  # stands in for note text that must never reach a card

@@ -1,0 +1,15 @@
+"""Metaflow card builders: the only part of the library that knows about cards.
+
+Each function returns a list of ``metaflow.cards`` components (imported lazily) that a flow
+step appends to its card; inputs are plain dicts and frames, never note text beyond
+redacted previews.
+"""
+from medtx.reports.data import demo_banner, eda_card, eda_summary, split_card, top_terms, validation_card
+from medtx.reports.evaluation import confusion_figure, evaluation_card, reliability_figure
+from medtx.reports.gate import gate_card
+from medtx.reports.run import ingest_card, training_card
+
+__all__ = [
+    "confusion_figure", "demo_banner", "eda_card", "eda_summary", "evaluation_card", "gate_card",
+    "ingest_card", "reliability_figure", "split_card", "top_terms", "training_card", "validation_card",
+]

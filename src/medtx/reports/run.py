@@ -1,0 +1,39 @@
+"""Card components for the ingest and fine-tune steps (library code; Metaflow imported lazily)."""
+from __future__ import annotations
+
+from medtx.reports.data import _cards, _table, demo_banner
+
+VEGA_SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
+
+
+def ingest_card(info: dict) -> list:
+    """Where the data came from: source, size, checksum, columns; a banner for demo data."""
+    cards = _cards()
+    out = demo_banner() if info.get("is_demo") else []
+    out.append(cards.Markdown(f"# Ingest\n\nRead **{info['n_rows']:,} rows** from `{info['source']}`."))
+    rows = [["source", info["source"]], ["rows", info["n_rows"]], ["bytes", info["n_bytes"]],
+            ["sha256", info["sha256"]], ["columns", ", ".join(info["columns"])]]
+    out.append(_table(rows, ["field", "value"]))
+    return out
+
+
+def training_card(history: list[dict], best_epoch: int) -> list:
+    """Per-epoch loss and validation metrics, with the kept (best) epoch marked."""
+    cards = _cards()
+    out = [cards.Markdown(
+        f"# Fine-tune\n\nKept epoch **{best_epoch}** (best validation macro-F1) of {len(history)}."
+    )]
+    keys = ["epoch", "train_loss", "val_loss", "val_macro_f1", "val_accuracy", "seconds", "samples_per_s"]
+    out.append(_table([[round(h[k], 4) if isinstance(h.get(k), float) else h.get(k) for k in keys]
+                       for h in history], keys))
+    long = [{"epoch": h["epoch"], "metric": k, "value": float(h[k])}
+            for h in history for k in ("train_loss", "val_loss", "val_macro_f1") if k in h]
+    spec = {
+        "$schema": VEGA_SCHEMA, "title": "Training curve", "data": {"values": long},
+        "mark": {"type": "line", "point": True, "tooltip": True},
+        "encoding": {"x": {"field": "epoch", "type": "ordinal"},
+                     "y": {"field": "value", "type": "quantitative"},
+                     "color": {"field": "metric", "type": "nominal"}},
+    }
+    out.append(cards.VegaChart(spec))
+    return out

@@ -1,0 +1,76 @@
+"""The evaluation card renders both systems, their numbers and the plots."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from medtx.evaluate import build_evaluation, evaluate_system, reliability_bins, softmax
+from medtx.reports.evaluation import confusion_figure, evaluation_card, reliability_figure
+
+LABELS = ["Cardiology", "Neurology", "Urology"]
+
+
+def _system(name: str, scale: float, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    val, test = rng.normal(size=(120, 3)), rng.normal(size=(90, 3))
+    y_val, y_test = rng.integers(0, 3, 120), rng.integers(0, 3, 90)
+    val[np.arange(120), y_val] += 1.5
+    test[np.arange(90), y_test] += 1.5
+    carried = [[LABELS[i]] for i in y_test]
+    return evaluate_system(name, val * scale, y_val, test * scale, y_test, LABELS, carried)
+
+
+@pytest.fixture(scope="module")
+def doc() -> dict:
+    meta = {"preset": "spec12", "split": {"test": 90}}
+    return build_evaluation(_system("minilm-ft", 4.0, 1), _system("tfidf-svm", 1.0, 2), meta)
+
+
+@pytest.fixture(scope="module")
+def rendered(doc) -> list[dict]:
+    return [component.render() for component in evaluation_card(doc)]
+
+
+def test_card_names_both_systems_and_their_metrics(doc, rendered):
+    text = json.dumps(rendered)
+    assert "minilm-ft" in text and "tfidf-svm" in text
+    for system in ("model", "baseline"):
+        for key in ("macro_f1", "accuracy", "ece_after", "temperature"):
+            assert f"{doc[system][key]:.3f}" in text
+    assert f"{doc['margin']['macro_f1']:+.3f}" in text
+    markdown = " ".join(c["source"] for c in rendered if c["type"] == "markdown")
+    assert "spec12" in markdown and '{"test": 90}' in markdown  # nested meta shown as JSON
+
+
+def test_card_has_headline_and_per_class_tables(rendered):
+    tables = [c for c in rendered if c["type"] == "table"]
+    assert len(tables) == 2
+    headline, per_class = tables
+    assert headline["columns"][1:3] == ["minilm-ft", "tfidf-svm"]
+    assert "Macro-F1" in [row[0] for row in headline["data"]]
+    assert [row[0] for row in per_class["data"]] == LABELS
+
+
+def test_card_has_confusion_and_reliability_images(rendered):
+    images = [c for c in rendered if c["type"] == "image"]
+    assert len(images) == 4  # confusion and reliability for each system
+    assert all(c["src"].startswith("data:image/png;base64") for c in images)
+
+
+def test_confusion_figure_checks_shape():
+    fig = confusion_figure([[3, 1], [0, 4]], ["A", "B"], "toy")
+    assert fig.axes[0].get_title() == "toy"
+    with pytest.raises(ValueError):
+        confusion_figure([[1, 2, 3]], ["A", "B"], "bad")
+
+
+def test_reliability_figure_draws_both_curves_with_ece():
+    rng = np.random.default_rng(0)
+    logits, y = rng.normal(size=(200, 3)) * 3, rng.integers(0, 3, 200)
+    before, after = reliability_bins(softmax(logits), y), reliability_bins(softmax(logits, 3.0), y)
+    fig = reliability_figure(before, after, "t")
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert any(t.startswith("raw (ECE") for t in legend)
+    assert any(t.startswith("temperature-scaled (ECE") for t in legend)
