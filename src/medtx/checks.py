@@ -63,8 +63,10 @@ def note_group(text: str) -> str:
 
 
 def suite_path(name: str) -> Path:
-    """``data_checks/<name>.json`` of the source tree, else of the working directory."""
-    candidates = [r / "data_checks" / f"{name}.json" for r in (Path(__file__).parents[2], Path.cwd())]
+    """``<name>.json`` in ``$MEDTX_DATA_CHECKS``, else ``data_checks/`` of the source tree or cwd."""
+    dirs = [Path(os.environ["MEDTX_DATA_CHECKS"])] if os.environ.get("MEDTX_DATA_CHECKS") else []
+    dirs += [r / "data_checks" for r in (Path(__file__).parents[2], Path.cwd())]
+    candidates = [d / f"{name}.json" for d in dirs]
     for path in (p for p in candidates if p.is_file()):
         return path
     raise ConfigError(f"data check suite {name!r} not found; looked at {[str(p) for p in candidates]}")

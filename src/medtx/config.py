@@ -28,7 +28,7 @@ class DataSettings:
     max_chars: int = 200_000  # longer notes are quarantined (a 5 MB note is not a note)
     max_encoding_damage_frac: float = 0.01  # table fails above this fraction of damaged rows
     leak_guard_frac: float = 0.3  # table fails if this fraction of texts carry their label up front
-    demo_notes: int = 720  # size of the built-in demo set
+    demo_notes: int = 600  # size of the built-in demo set (>= 600)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,65 @@
+"""Fixtures for running the real flows with Metaflow's Runner on a tiny random model."""
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def demo_csv(tmp_path_factory) -> Path:
+    from medtx.demo import write_demo_csv
+
+    return write_demo_csv(tmp_path_factory.mktemp("demo") / "demo.csv", n=300, seed=3)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, demo_csv) -> Path:
+    """A random 2-layer BERT + word-level tokenizer over the demo vocabulary, saved like an HF folder."""
+    import pandas as pd
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    words = Counter(
+        w for text in pd.read_csv(demo_csv)["transcription"].dropna()
+        for w in re.findall(r"[a-z]+", text.lower())
+    )
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted(w for w, _ in words.most_common(3000))
+    out = tmp_path_factory.mktemp("tiny-bert")
+    (out / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    tokenizer = BertTokenizerFast(vocab=str(out / "vocab.txt"), do_lower_case=True)
+    torch.manual_seed(0)
+    model = BertModel(BertConfig(
+        vocab_size=len(vocab), hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=128, max_position_embeddings=128,
+    ))
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+@pytest.fixture
+def flow_config(tmp_path, tiny_model_dir):
+    """Write a config for a fast local run (tiny model, short windows) and return its path."""
+
+    def make(**sections) -> Path:
+        raw = json.loads((ROOT / "configs" / "local.json").read_text())
+        raw["env"] = "test"
+        raw["data"]["demo_notes"] = 300
+        raw["model"].update(name_or_path=str(tiny_model_dir), max_length=64, head_tokens=16)
+        raw["train"].update(epochs=2, batch_size=16, learning_rate=5e-4)
+        raw["gate"].update(min_macro_f1=0.0, min_accuracy=0.0, min_margin_over_baseline=-1.0,
+                           champion_tolerance=1.0, approval="auto")
+        raw["registry"]["path"] = str(tmp_path / "registry")
+        for name, values in sections.items():
+            raw.setdefault(name, {}).update(values)
+        path = tmp_path / f"config-{len(list(tmp_path.glob('config-*')))}.json"
+        path.write_text(json.dumps(raw))
+        return path
+
+    return make

@@ -1,0 +1,106 @@
+"""TrainFlow end to end through Metaflow's Runner, on demo notes and a tiny random model."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FLOW = str(ROOT / "flows" / "train_flow.py")
+
+
+def run_flow(workdir, cfg, expect_failure=False, **params):
+    """Run TrainFlow in ``workdir`` (its own .metaflow datastore and .medtx cache)."""
+    from metaflow import Runner
+
+    env = {"USER": "medtx-tests", "MEDTX_CACHE": str(workdir / "cache"), "HF_HUB_OFFLINE": "1"}
+    old = os.getcwd()
+    os.chdir(workdir)  # the Client finds the run's .metaflow from the working directory
+    try:
+        with Runner(FLOW, show_output=False, env=env, cwd=str(workdir), config=[("cfg", str(cfg))]) as runner:
+            result = runner.run(**params)
+            if not expect_failure:
+                assert result.status == "successful", result.stderr[-4000:]
+                return result.run
+            return result.status, result.stdout + result.stderr  # logs vanish when the Runner closes
+    finally:
+        os.chdir(old)
+
+
+def test_train_flow_end_to_end_registers_and_exports(tmp_path, flow_config, demo_csv):
+    cfg = flow_config()
+    run = run_flow(tmp_path, cfg, data=str(demo_csv), output_dir=str(tmp_path / "out"))
+    assert run.successful
+
+    split = run["split"].task.data.split_summary
+    assert split["overlap"] == {"train_val": 0, "train_test": 0, "val_test": 0}
+    assert min(split["sizes"].values()) > 0
+
+    validation = run["validate"].task.data.validation
+    assert validation["counts"]["quarantined"] >= 1  # the demo set carries empty notes on purpose
+    quarantine = run["validate"].task.data.quarantine
+    assert set(quarantine["reason"]) >= {"empty_text"}
+
+    evaluation = run["evaluate"].task.data.evaluation
+    for system in ("model", "baseline"):
+        assert {"accuracy", "macro_f1", "any_label_accuracy", "ece_before", "ece_after"} <= set(evaluation[system])
+    registered = run["register"].task.data.registered
+    assert registered.version.version == 1
+    assert registered.version.status == "Approved"  # the test gate admits anything
+    assert "model_version:1" in run.tags and "approval:Approved" in run.tags
+
+    out = tmp_path / "out" / run.id
+    assert (out / "model.tar.gz").is_file()
+    assert json.loads((out / "evaluation.json").read_text())["model"]["n"] == split["sizes"]["test"]
+
+    from medtx.cli import main
+
+    env_cfg = str(cfg)
+    assert main(["evaluate", "--model", str(out / "model"), "--data", str(demo_csv), "--config", env_cfg, "--json"]) == 0
+    assert main(["predict", "--model", "approved", "--config", env_cfg, "--text",
+                 "HISTORY: knee pain after a fall. EXAM: medial joint line tenderness. PLAN: MRI of the knee."]) == 0
+
+    # a second run compares itself with the first (now the Approved champion)
+    run2 = run_flow(tmp_path, cfg, data=str(demo_csv), output_dir=str(tmp_path / "out"))
+    reg2 = run2["register"].task.data.registered
+    assert reg2.version.version == 2
+    assert reg2.champion_version == 1 and reg2.champion["n"] == run2["split"].task.data.split_summary["sizes"]["test"]
+    names = {c.name for c in reg2.decision.conditions}
+    assert any("champion" in n for n in names)
+
+
+def test_leak_guard_fails_the_run_with_a_named_check(tmp_path, flow_config, demo_csv):
+    cfg = flow_config(data={"text_field": "keywords"})
+    status, logs = run_flow(tmp_path, cfg, data=str(demo_csv), expect_failure=True)
+    assert status == "failed"
+    assert "DataValidationError" in logs and "leak_guard" in logs
+
+
+@pytest.mark.parametrize("backend, extra", [("batch", {"queue": "gpu-queue"}), ("kubernetes", {}), ("local", {})])
+def test_compute_backend_decorates_only_the_finetune_step(tmp_path, flow_config, moto_endpoint, backend, extra):
+    """compute.backend in config adds @batch/@kubernetes to finetune, with no code change.
+
+    Remote decorators need an S3 datastore, so `show` runs against the moto server."""
+    import subprocess
+    import sys
+
+    cfg = flow_config(compute={"backend": backend, "gpu": 1, **extra})
+    env = {**os.environ, "USER": "medtx-tests", "AWS_ENDPOINT_URL": moto_endpoint,
+           "METAFLOW_DATASTORE_SYSROOT_S3": "s3://medtx-flows/metaflow"}
+    out = subprocess.run(
+        [sys.executable, FLOW, "--datastore=s3", "--config", "cfg", str(cfg), "show"],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    steps, pending = {}, set()
+    for line in out.stdout.splitlines():  # `show` prints decorators, then "Step <name>"
+        if line.startswith("@"):
+            pending.add(line.strip())
+        elif line.startswith("Step "):
+            steps[line.split()[1]], pending = pending, set()
+    remote = {"@batch", "@kubernetes"}
+    assert steps["finetune"] & remote == ({f"@{backend}"} if backend != "local" else set())
+    assert all(not (decos & remote) for step, decos in steps.items() if step != "finetune")
