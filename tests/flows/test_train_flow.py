@@ -12,16 +12,21 @@ ROOT = Path(__file__).resolve().parents[2]
 FLOW = str(ROOT / "flows" / "train_flow.py")
 
 
-def run_flow(workdir, cfg, expect_failure=False, **params):
-    """Run TrainFlow in ``workdir`` (its own .metaflow datastore and .medtx cache)."""
+def run_flow(workdir, cfg, expect_failure=False, resume_from=None, **params):
+    """Run (or resume: ``resume_from=(run_id, step)``) TrainFlow in ``workdir``, which holds
+    its own .metaflow datastore and .medtx cache."""
     from metaflow import Runner
 
     env = {"USER": "medtx-tests", "MEDTX_CACHE": str(workdir / "cache"), "HF_HUB_OFFLINE": "1"}
     old = os.getcwd()
     os.chdir(workdir)  # the Client finds the run's .metaflow from the working directory
     try:
-        with Runner(FLOW, show_output=False, env=env, cwd=str(workdir), config=[("cfg", str(cfg))]) as runner:
-            result = runner.run(**params)
+        config = [] if resume_from else [("cfg", str(cfg))]  # a resume reuses the run's config
+        with Runner(FLOW, show_output=False, env=env, cwd=str(workdir), config=config) as runner:
+            if resume_from:
+                result = runner.resume(origin_run_id=resume_from[0], step_to_rerun=resume_from[1])
+            else:
+                result = runner.run(**params)
             if not expect_failure:
                 assert result.status == "successful", result.stderr[-4000:]
                 return result.run
@@ -30,7 +35,7 @@ def run_flow(workdir, cfg, expect_failure=False, **params):
         os.chdir(old)
 
 
-def test_train_flow_end_to_end_registers_and_exports(tmp_path, flow_config, demo_csv):
+def test_train_flow_end_to_end_registers_and_exports(tmp_path, flow_config, demo_csv, capsys):
     cfg = flow_config()
     run = run_flow(tmp_path, cfg, data=str(demo_csv), output_dir=str(tmp_path / "out"))
     assert run.successful
@@ -59,15 +64,28 @@ def test_train_flow_end_to_end_registers_and_exports(tmp_path, flow_config, demo
     from medtx.cli import main
 
     env_cfg = str(cfg)
+    capsys.readouterr()
     assert main(["evaluate", "--model", str(out / "model"), "--data", str(demo_csv), "--config", env_cfg, "--json"]) == 0
-    assert main(["predict", "--model", "approved", "--config", env_cfg, "--text",
-                 "HISTORY: knee pain after a fall. EXAM: medial joint line tenderness. PLAN: MRI of the knee."]) == 0
+    scored = json.loads(capsys.readouterr().out)
+    assert {"accuracy", "macro_f1", "any_label_accuracy", "ece", "n"} <= set(scored) and scored["n"] > 100
+    note = "HISTORY: knee pain after a fall. EXAM: medial joint line tenderness. PLAN: MRI of the knee."
+    for ref in (str(out / "model.tar.gz"), "approved", "1"):
+        assert main(["predict", "--model", ref, "--config", env_cfg, "--json", "--text", note]) == 0
+        predicted = json.loads(capsys.readouterr().out)
+        assert predicted["label"] in split["labels"]
+        assert abs(sum(predicted["probabilities"].values()) - 1) < 1e-4
 
-    # a second run compares itself with the first (now the Approved champion)
+    # resume from evaluate reuses the fine-tuned model: finetune is cloned, not re-run
+    resumed = run_flow(tmp_path, cfg, resume_from=(run.id, "evaluate"))
+    assert resumed["finetune"].task.origin_pathspec == run["finetune"].task.pathspec
+    assert resumed["evaluate"].task.origin_pathspec is None
+    assert resumed["register"].task.data.registered.version.version == 2
+
+    # a new run compares itself with the newest Approved version as champion, like for like
     run2 = run_flow(tmp_path, cfg, data=str(demo_csv), output_dir=str(tmp_path / "out"))
     reg2 = run2["register"].task.data.registered
-    assert reg2.version.version == 2
-    assert reg2.champion_version == 1 and reg2.champion["n"] == run2["split"].task.data.split_summary["sizes"]["test"]
+    assert reg2.version.version == 3
+    assert reg2.champion_version == 2 and reg2.champion["n"] == run2["split"].task.data.split_summary["sizes"]["test"]
     names = {c.name for c in reg2.decision.conditions}
     assert any("champion" in n for n in names)
 

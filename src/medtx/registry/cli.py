@@ -142,12 +142,28 @@ def add_models_parser(subparsers: Any) -> None:
     p.set_defaults(func=cmd_history)
 
 
+def _unpack_tarball(tar: Path, cache: Path) -> Path:
+    """Extract a SageMaker ``model.tar.gz`` once (keyed by its sha256) and verify it."""
+    import hashlib
+
+    from medtx.package import extract_tarball, verify_package
+
+    digest = hashlib.sha256(tar.read_bytes()).hexdigest()
+    dest = cache / "tarballs" / digest
+    if dest.is_dir():
+        verify_package(dest)
+        return dest
+    return extract_tarball(tar, dest)
+
+
 def resolve_model_ref(ref: str, settings: Any, cache_dir: Optional[Path] = None) -> Path:
     """``--model`` value -> local path: an existing path stays as is; ``3``/``latest``/``approved``
     resolve through the registry and are fetched (verified) to ``cache_dir/<group>/<sha256>``
     (default ``cache_dir``: ``<registry.path>/cache``).
     """
     path = Path(ref).expanduser()
+    if path.is_file() and path.name.endswith(".tar.gz"):
+        return _unpack_tarball(path, Path(cache_dir) if cache_dir else Path(settings.registry.path) / "cache")
     if path.exists():
         return path
     if not is_version_ref(ref):
