@@ -29,9 +29,11 @@ class TrainFlow(FlowSpec):
         help="Where the end step writes <run_id>/model/, model.tar.gz and evaluation.json.",
     )
 
+    @card(type="blank")
     @step
     def start(self):
         """Resolve settings (config + parameters) once; later steps read self.settings."""
+        from medtx import reports
         from medtx.config import settings_from
 
         settings = settings_from(self.cfg)
@@ -39,6 +41,7 @@ class TrainFlow(FlowSpec):
         if self.labels:
             overrides["labels"] = {"preset": self.labels}
         self.settings = settings.with_overrides(**overrides) if overrides else settings
+        flowkit.append_card(reports.settings_card(self.settings.to_dict()))
         self.next(self.ingest)
 
     @card(type="blank")
@@ -84,12 +87,17 @@ class TrainFlow(FlowSpec):
         flowkit.append_card(reports.split_card(self.split_summary))
         self.next(self.tokenize, self.baseline)
 
+    @card(type="blank")
     @step
     def tokenize(self):
         """Fast tokenizer with the long-note strategy; cached by (data, tokenizer, strategy)."""
-        from medtx import pipeline
+        from medtx import pipeline, reports
 
-        self.tokenized = pipeline.tokenize(self.split_data, self.settings, flowkit.cache_dir("tokens"))
+        tok = self.tokenized = pipeline.tokenize(self.split_data, self.settings, flowkit.cache_dir("tokens"))
+        flowkit.append_card(reports.tokenize_card(
+            tok.strategy, {s: e.n_windows for s, e in tok.encoded.items()},
+            {s: e.n_notes for s, e in tok.encoded.items()}, tok.source, tok.seconds,
+        ))
         self.next(self.finetune)
 
     @flowkit.compute_backend
@@ -157,13 +165,16 @@ class TrainFlow(FlowSpec):
         ))
         self.next(self.end)
 
+    @card(type="blank")
     @step
     def end(self):
         """Write the model package, model.tar.gz and evaluation.json; say where they are."""
+        from medtx import reports
         from medtx.export import export_run
 
         out = export_run(self.model_package, self.evaluation, self.output_dir, current.run_id)
         v = self.registered.version
+        flowkit.append_card(reports.summary_card(v.to_dict(), self.evaluation, str(out)))
         print(
             f"TrainFlow/{current.run_id}: model {v.group} v{v.version} {v.status}; "
             f"test macro-F1 {self.evaluation['model']['macro_f1']:.3f} "

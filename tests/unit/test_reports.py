@@ -209,3 +209,24 @@ def test_split_card_shouts_about_a_leak():
 def test_split_card_does_not_claim_disjoint_sides_without_overlap_numbers():
     text = _text(split_card(dict(_split_summary(), overlap={})))
     assert "not reported" in text and "no note text is shared" not in text
+
+
+def test_run_cards_render_settings_tokenize_and_summary():
+    import json as _json
+
+    from medtx.config import parse_settings
+    from medtx.reports import settings_card, summary_card, tokenize_card
+
+    def render(parts):
+        return _json.dumps([p.render() for p in parts], default=str)
+
+    s = render(settings_card(parse_settings({"env": "unit"}).to_dict()))
+    assert "unit" in s and "learning_rate" in s
+    t = render(tokenize_card({"kind": "head_tail", "max_length": 128}, {"train": 12, "val": 3},
+                             {"train": 10, "val": 3}, "/models/x", 0.5))
+    assert "head_tail" in t and "12" in t
+    version = {"group": "g", "version": 7, "status": "Rejected", "reasons": ["macro-F1 0.41 < 0.50"]}
+    metrics = {"accuracy": 0.5, "macro_f1": 0.41, "any_label_accuracy": 0.6, "ece_after": 0.1}
+    out = render(summary_card(version, {"model": metrics, "baseline": metrics}, "/tmp/out"))
+    assert "v7" in out and "Rejected" in out
+    assert "Gate reasons" in out and "0.41" in out

@@ -7,9 +7,10 @@ redacted previews.
 from medtx.reports.data import demo_banner, eda_card, eda_summary, split_card, top_terms, validation_card
 from medtx.reports.evaluation import confusion_figure, evaluation_card, reliability_figure
 from medtx.reports.gate import gate_card
-from medtx.reports.run import ingest_card, training_card
+from medtx.reports.run import ingest_card, settings_card, summary_card, tokenize_card, training_card
 
 __all__ = [
     "confusion_figure", "demo_banner", "eda_card", "eda_summary", "evaluation_card", "gate_card",
-    "ingest_card", "reliability_figure", "split_card", "top_terms", "training_card", "validation_card",
+    "ingest_card", "reliability_figure", "settings_card", "split_card", "summary_card", "tokenize_card",
+    "top_terms", "training_card", "validation_card",
 ]

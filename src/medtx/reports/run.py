@@ -37,3 +37,42 @@ def training_card(history: list[dict], best_epoch: int) -> list:
     }
     out.append(cards.VegaChart(spec))
     return out
+
+
+def settings_card(settings: dict) -> list:
+    """The resolved configuration of the run, one table per section."""
+    cards = _cards()
+    out = [cards.Markdown(f"# Settings: `{settings['env']}`")]
+    for section, values in settings.items():
+        if isinstance(values, dict):
+            out.append(cards.Markdown(f"### {section}"))
+            out.append(_table([[k, v] for k, v in values.items()], ["key", "value"]))
+    return out
+
+
+def tokenize_card(strategy: dict, windows: dict, notes: dict, source: str, seconds: float) -> list:
+    """Long-note strategy and how many token windows each split side produced."""
+    cards = _cards()
+    out = [cards.Markdown(
+        f"# Tokenize\n\nTokenizer from `{source}`; long-note strategy **{strategy.get('kind')}** "
+        f"({seconds:.1f} s, cached by data, tokenizer and strategy)."
+    )]
+    out.append(_table([[k, v] for k, v in strategy.items()], ["strategy", "value"]))
+    out.append(_table([[side, notes[side], windows[side]] for side in notes], ["side", "notes", "windows"]))
+    return out
+
+
+def summary_card(version: dict, evaluation: dict, export_dir: str) -> list:
+    """Where the run ended: registered version and status, headline metrics, exported files."""
+    cards = _cards()
+    model, base = evaluation["model"], evaluation["baseline"]
+    out = [cards.Markdown(
+        f"# {version['group']} v{version['version']}: **{version['status']}**\n\n"
+        f"Model package, `model.tar.gz` and `evaluation.json` in `{export_dir}`."
+    )]
+    if version.get("reasons"):
+        out.append(cards.Markdown("**Gate reasons:** " + "; ".join(version["reasons"])))
+    keys = ["accuracy", "macro_f1", "any_label_accuracy", "ece_after"]
+    out.append(_table([[name] + [round(float(m[k]), 4) for k in keys] for name, m in
+                       (("model", model), ("baseline", base))], ["system"] + keys))
+    return out
