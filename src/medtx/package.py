@@ -35,7 +35,8 @@ MODEL_FILE_PREFIXES = ("tokenizer", "vocab", "merges", "special_tokens", "added_
 PICKLE_SUFFIXES = {".bin", ".pkl", ".pickle", ".pt", ".pth", ".ckpt", ".joblib"}
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """sha256 hex digest of a file, read in 1 MiB blocks."""
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -57,6 +58,11 @@ def _files(root: Path) -> list[str]:
             if p.is_file():
                 found.append(rel)
     return sorted(found)
+
+
+def file_hashes(root: Path) -> dict[str, str]:
+    """``{relative posix path: sha256}`` of every file under ``root`` (links refused)."""
+    return {rel: sha256_file(Path(root) / rel) for rel in _files(Path(root))}
 
 
 def _refuse_pickles(root: Path, files: list[str]) -> None:
@@ -84,7 +90,7 @@ def _write_manifest(root: Path) -> dict:
     files = [f for f in _files(root) if f != MANIFEST_FILE]
     _refuse_pickles(root, files)
     manifest = {"format_version": FORMAT_VERSION, "algorithm": "sha256",
-                "files": {f: _sha256(root / f) for f in files}}
+                "files": {f: sha256_file(root / f) for f in files}}
     (root / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
 
@@ -146,7 +152,7 @@ def verify_package(path: Path) -> dict:
         raise IntegrityError(f"model package {root}: not listed in the manifest: "
                              f"{', '.join(extra)} (remove it or rebuild the package)")
     for rel in sorted(listed):
-        if _sha256(root / rel) != listed[rel]:
+        if sha256_file(root / rel) != listed[rel]:
             raise IntegrityError(
                 f"model package {root}: {rel} does not match its sha256 in the manifest "
                 "(changed or corrupted); rebuild or re-download the package"

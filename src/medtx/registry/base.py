@@ -133,27 +133,14 @@ def run_tags(version: ModelVersion) -> list[str]:
     ]
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def file_listing(root: Path) -> dict[str, str]:
     """``{relative posix path: sha256}`` of every file under ``root`` (links refused)."""
+    from medtx.package import file_hashes
+
     root = Path(root)
     if not root.is_dir():
         raise RegistryError(f"model package directory not found: {root}")
-    listing: dict[str, str] = {}
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        if path.is_symlink():
-            raise IntegrityError(f"model package contains a symbolic link: {rel}")
-        if path.is_file():
-            listing[rel] = _sha256_file(path)
-    return listing
+    return file_hashes(root)
 
 
 def listing_digest(listing: dict[str, str]) -> str:

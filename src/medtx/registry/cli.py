@@ -144,12 +144,9 @@ def add_models_parser(subparsers: Any) -> None:
 
 def _unpack_tarball(tar: Path, cache: Path) -> Path:
     """Extract a SageMaker ``model.tar.gz`` once (keyed by its sha256) and verify it."""
-    import hashlib
+    from medtx.package import extract_tarball, sha256_file, verify_package
 
-    from medtx.package import extract_tarball, verify_package
-
-    digest = hashlib.sha256(tar.read_bytes()).hexdigest()
-    dest = cache / "tarballs" / digest
+    dest = cache / "tarballs" / sha256_file(tar)
     if dest.is_dir():
         verify_package(dest)
         return dest
