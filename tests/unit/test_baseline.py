@@ -107,7 +107,6 @@ def _spec12_split():
     return split_notes(notes, SplitSettings(seed=42))
 
 
-@pytest.mark.slow
 def test_real_spec12_baseline_is_a_strong_floor():
     if not DATA.exists():
         pytest.skip(f"real dataset not present at {DATA}")

@@ -1,0 +1,27 @@
+"""TrainFlow on the real Medical Transcriptions file (skipped when absent), with a tiny model:
+this checks the data half on real data — checks pass, the split is text-disjoint, every test
+note records all its labels — not model quality (see bench/ and the README for that)."""
+from __future__ import annotations
+
+import pytest
+
+from test_train_flow import run_flow
+
+
+@pytest.mark.parametrize("preset, n_classes", [("spec12", 12), ("all40", 40)])
+def test_real_data_runs_with_a_text_disjoint_split(tmp_path, flow_config, real_data_path, preset, n_classes):
+    cfg = flow_config(train={"epochs": 1, "max_train_notes": 300})
+    run = run_flow(tmp_path, cfg, data=str(real_data_path), labels=preset, output_dir=str(tmp_path / "out"))
+    split = run["split"].task.data.split_data
+    summary = split.summary()
+    assert summary["overlap"] == {"train_val": 0, "train_test": 0, "val_test": 0}
+    groups = {side: set(split.frame(side)["group"]) for side in ("train", "val", "test")}
+    assert not (groups["train"] & groups["test"]) and not (groups["train"] & groups["val"])
+    assert len(split.labels) == n_classes
+    # notes filed under several specialties keep every label for the any-label metric
+    assert summary["test_multi_label_notes"] > 0
+    assert all(label in labels for label, labels in zip(split.test["label"], split.test["all_labels"]))
+    validation = run["validate"].task.data.validation
+    assert validation["counts"]["quarantined"] >= 33  # the empty transcriptions, kept with a reason
+    evaluation = run["evaluate"].task.data.evaluation
+    assert evaluation["model"]["n"] == evaluation["baseline"]["n"] == len(split.test)
