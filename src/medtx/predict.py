@@ -6,17 +6,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from medtx.evaluate import softmax
 from medtx.features import LongNoteStrategy, encode_texts
-
-
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    """Row-wise softmax of ``logits / temperature`` in float64."""
-    if temperature <= 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
-    z = np.asarray(logits, dtype=np.float64) / temperature
-    z -= z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 class Predictor:
