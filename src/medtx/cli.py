@@ -53,7 +53,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """Score a model on any CSV, over distinct (text, label) pairs after the label policy."""
     import numpy as np
 
-    from medtx.evaluate import classification_metrics, expected_calibration_error, summarize_for_cli
+    from medtx.evaluate import (
+        classification_metrics, expected_calibration_error, label_ceiling, summarize_for_cli,
+    )
 
     settings = _settings(args)
     predictor = _load_predictor(args.model, settings)
@@ -71,6 +73,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     known = y >= 0
     metrics["ece"] = float(expected_calibration_error(probs[known], y[known])) if known.any() else None
     out = summarize_for_cli(metrics)
+    # the best any single-label classifier could score on these rows (notes filed under several
+    # specialties count once per label); only defined when every label is one the model knows
+    out["ceiling"] = None if unknown else {
+        k: v for k, v in label_ceiling(y, list(notes["group"]), len(predictor.labels)).items()
+        if k in ("accuracy", "macro_f1", "multi_label_notes")
+    }
     out["labels_unknown_to_model"] = unknown
     out["quarantined_rows"] = int(report.counts.get("quarantined", 0))
     if args.json:

@@ -131,14 +131,17 @@ def evaluate(split: Split, ft: FineTuned, base: BaselineScores, meta: dict) -> t
     Returns the ``evaluation.json`` document and the model package updated with its
     temperature, metrics and evaluation (the manifest is rewritten, so it stays verifiable).
     """
-    from medtx.evaluate import build_evaluation, evaluate_system, summarize_for_cli, write_evaluation
+    from medtx.evaluate import (
+        build_evaluation, evaluate_system, label_ceiling, summarize_for_cli, write_evaluation,
+    )
     from medtx.package import add_files, package_from_bytes, package_to_bytes, update_meta
 
     y_val, y_test = split.y("val"), split.y("test")
     common = {"labels": split.labels, "test_all_labels": list(split.test["all_labels"])}
     model_eval = evaluate_system("model", ft.val_logits, y_val, ft.test_logits, y_test, **common)
     base_eval = evaluate_system("baseline", base.val_scores, y_val, base.test_scores, y_test, **common)
-    doc = build_evaluation(model_eval, base_eval, meta)
+    ceiling = label_ceiling(y_test, list(split.test["group"]), len(split.labels))
+    doc = build_evaluation(model_eval, base_eval, meta, ceiling)
     with tempfile.TemporaryDirectory(prefix="medtx-pkg-") as tmp:
         pkg = package_from_bytes(ft.package, Path(tmp) / "model")
         update_meta(pkg, temperature=model_eval["temperature"], metrics=summarize_for_cli(model_eval))

@@ -25,3 +25,10 @@ def test_real_data_runs_with_a_text_disjoint_split(tmp_path, flow_config, real_d
     assert validation["counts"]["quarantined"] >= 33  # the empty transcriptions, kept with a reason
     evaluation = run["evaluate"].task.data.evaluation
     assert evaluation["model"]["n"] == evaluation["baseline"]["n"] == len(split.test)
+    # multi-label notes cap what any single-label classifier can score; both systems stay below
+    ceiling = evaluation["ceiling"]
+    assert ceiling["rows"] == len(split.test) and ceiling["notes"] == split.test["group"].nunique()
+    assert ceiling["multi_label_notes"] == summary["test_multi_label_notes"]
+    assert ceiling["accuracy"] < 1.0
+    for system in ("model", "baseline"):
+        assert evaluation[system]["accuracy"] <= ceiling["accuracy"] + 1e-9

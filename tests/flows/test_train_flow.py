@@ -68,6 +68,7 @@ def test_train_flow_end_to_end_registers_and_exports(tmp_path, flow_config, demo
     assert main(["evaluate", "--model", str(out / "model"), "--data", str(demo_csv), "--config", env_cfg, "--json"]) == 0
     scored = json.loads(capsys.readouterr().out)
     assert {"accuracy", "macro_f1", "any_label_accuracy", "ece", "n"} <= set(scored) and scored["n"] > 100
+    assert scored["accuracy"] <= scored["ceiling"]["accuracy"]
     note = "HISTORY: knee pain after a fall. EXAM: medial joint line tenderness. PLAN: MRI of the knee."
     for ref in (str(out / "model.tar.gz"), "approved", "1"):
         assert main(["predict", "--model", ref, "--config", env_cfg, "--json", "--text", note]) == 0

@@ -8,6 +8,7 @@ import pytest
 
 from medtx.evaluate import (
     build_evaluation,
+    label_ceiling,
     classification_metrics,
     evaluate_system,
     expected_calibration_error,
@@ -193,3 +194,66 @@ def test_summarize_for_cli_prefers_calibrated_ece():
     summary = summarize_for_cli(system)
     assert set(summary) == {"accuracy", "macro_f1", "any_label_accuracy", "ece", "n"}
     assert summary["ece"] == system["ece_after"] and summary["n"] == 300
+
+
+# --- label ceiling: notes filed under several labels --------------------------------------
+
+
+def _brute_force_ceiling(y, groups, k):
+    """Exact best macro-F1 over every way of crediting each note with one of its labels."""
+    import itertools
+
+    from sklearn.metrics import f1_score
+
+    keys = sorted(set(groups))
+    options = [sorted({int(l) for l, g in zip(y, groups) if g == key}) for key in keys]
+    best = 0.0
+    for choice in itertools.product(*options):
+        pick = dict(zip(keys, choice))
+        pred = np.array([pick[g] for g in groups])
+        best = max(best, f1_score(y, pred, labels=sorted(set(y)), average="macro", zero_division=0))
+    return best
+
+
+def test_label_ceiling_is_one_when_every_note_has_one_label():
+    c = label_ceiling(np.array([0, 1, 2, 1]), ["a", "b", "c", "d"], 3)
+    assert c == {"accuracy": 1.0, "macro_f1": 1.0, "notes": 4, "rows": 4, "multi_label_notes": 0}
+
+
+def test_label_ceiling_counts_one_hit_per_note():
+    # note "x" is filed under classes 0 and 1: whichever is predicted, one of its rows is wrong
+    c = label_ceiling(np.array([0, 1, 0, 1]), ["x", "x", "y", "z"], 2)
+    assert c["accuracy"] == pytest.approx(3 / 4)
+    assert c["multi_label_notes"] == 1 and c["notes"] == 3 and c["rows"] == 4
+    assert c["macro_f1"] < 1.0
+
+
+def test_label_ceiling_matches_exhaustive_search_and_bounds_any_classifier():
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(7)
+    for trial in range(25):
+        n_notes, k = int(rng.integers(4, 9)), int(rng.integers(2, 5))
+        y, groups = [], []
+        for note in range(n_notes):
+            labels = rng.choice(k, size=int(rng.integers(1, min(k, 3) + 1)), replace=False)
+            y += [int(v) for v in labels]
+            groups += [f"n{note}"] * len(labels)
+        y = np.array(y)
+        exact = _brute_force_ceiling(y, groups, k)
+        found = label_ceiling(y, groups, k)
+        assert found["macro_f1"] == pytest.approx(exact, abs=0.02), trial
+        assert found["macro_f1"] <= exact + 1e-9
+        # no classifier that gives a note one prediction beats the exact ceiling
+        for _ in range(5):
+            per_note = {g: int(rng.integers(0, k)) for g in set(groups)}
+            pred = np.array([per_note[g] for g in groups])
+            assert np.mean(pred == y) <= found["accuracy"] + 1e-12
+            assert f1_score(y, pred, labels=sorted(set(y)), average="macro", zero_division=0) <= exact + 1e-9
+
+
+def test_label_ceiling_rejects_mismatched_inputs():
+    with pytest.raises(ValueError, match="equal-length"):
+        label_ceiling(np.array([0, 1]), ["a"], 2)
+    with pytest.raises(ValueError, match="equal-length"):
+        label_ceiling(np.array([], dtype=int), [], 2)

@@ -74,3 +74,17 @@ def test_reliability_figure_draws_both_curves_with_ece():
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert any(t.startswith("raw (ECE") for t in legend)
     assert any(t.startswith("temperature-scaled (ECE") for t in legend)
+
+
+def test_card_explains_the_single_label_ceiling(doc):
+    ceiling = {"accuracy": 0.8, "macro_f1": 0.85, "notes": 72, "rows": 90, "multi_label_notes": 18}
+    rendered = [c.render() for c in evaluation_card({**doc, "ceiling": ceiling})]
+    headline = [c for c in rendered if c["type"] == "table"][0]
+    rows = {row[0]: row for row in headline["data"]}
+    assert rows["Macro-F1 ceiling (single label)"][1] == "0.850"
+    assert rows["Accuracy ceiling (single label)"][1] == "0.800"
+    markdown = " ".join(c["source"] for c in rendered if c["type"] == "markdown")
+    assert "18 of the 72 test notes" in markdown and "90 rows" in markdown
+    # without multi-label notes there is nothing to explain
+    plain = [c.render() for c in evaluation_card({**doc, "ceiling": {**ceiling, "multi_label_notes": 0}})]
+    assert "several specialties" not in " ".join(c.get("source", "") for c in plain if c["type"] == "markdown")

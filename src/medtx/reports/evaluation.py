@@ -113,6 +113,10 @@ def _headline_table(doc: dict):
         a, b = model.get(key), baseline.get(key)
         margin = _fmt(a - b, signed=True) if a is not None and b is not None else ""
         rows.append([title, _fmt(a), _fmt(b), margin])
+    ceiling = doc.get("ceiling")
+    if ceiling:
+        for key, title in (("accuracy", "Accuracy"), ("macro_f1", "Macro-F1")):
+            rows.append([f"{title} ceiling (single label)", _fmt(ceiling[key]), _fmt(ceiling[key]), ""])
     return Table(rows, headers=["Metric", model["name"], baseline["name"], "Model − baseline"])
 
 
@@ -141,6 +145,18 @@ def _meta_markdown(doc: dict) -> str:
     return "\n".join(lines)
 
 
+def _ceiling_sentence(ceiling: Optional[dict]) -> str:
+    """Why no single-label classifier reaches 1.0 on this test set, in one sentence."""
+    if not ceiling or not ceiling.get("multi_label_notes"):
+        return ""
+    return (
+        f" {ceiling['multi_label_notes']} of the {ceiling['notes']} test notes are filed under "
+        f"several specialties and count once per label ({ceiling['rows']} rows), so no single-label "
+        f"classifier exceeds accuracy {ceiling['accuracy']:.3f} or macro-F1 about "
+        f"{ceiling['macro_f1']:.3f} here (the ceiling rows below)."
+    )
+
+
 def evaluation_card(doc: dict) -> list:
     """Card components: headline table, per-class table, confusion and reliability plots."""
     from metaflow.cards import Image, Markdown
@@ -156,7 +172,8 @@ def evaluation_card(doc: dict) -> list:
             "Each system's temperature is fitted on the validation split; ECE uses "
             f"{len(model['reliability_before'])} equal-width confidence bins. Any-label accuracy "
             "counts a prediction as right when it is any of the specialties its note is filed under."
-            "\n\n" + _meta_markdown(doc)
+            + _ceiling_sentence(doc.get("ceiling"))
+            + "\n\n" + _meta_markdown(doc)
         ),
         _headline_table(doc),
         Markdown("## Per class (test)"),
