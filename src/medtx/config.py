@@ -71,6 +71,9 @@ class TrainSettings:
     compile: bool = False
     seed: int = 42
     max_train_notes: Optional[int] = None  # cap for quick local runs (stratified subsample)
+    # chunks: train on every window of a note ("all") or on one window per note, drawn afresh
+    # each epoch ("one_per_note": an epoch costs one pass over the notes, not over the windows)
+    window_sampling: Literal["all", "one_per_note"] = "all"
 
 
 @dataclass(frozen=True)

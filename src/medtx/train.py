@@ -98,9 +98,13 @@ class WindowData:
     def __len__(self) -> int:
         return len(self.lengths)
 
-    def batches(self, batch_size: int, rng: np.random.Generator, mega: int = 50) -> list:
-        """Shuffle, sort by length inside mega-batches, cut into batches, shuffle the batches."""
-        order = rng.permutation(len(self))
+    def batches(self, batch_size: int, rng: np.random.Generator, mega: int = 50,
+                rows: np.ndarray | None = None) -> list:
+        """Shuffle, sort by length inside mega-batches, cut into batches, shuffle the batches.
+
+        ``rows`` restricts the epoch to those windows (default: all of them).
+        """
+        order = rng.permutation(len(self) if rows is None else np.asarray(rows, dtype=np.int64))
         out = []
         for s in range(0, len(order), batch_size * mega):
             part = order[s:s + batch_size * mega]
@@ -123,6 +127,17 @@ class WindowData:
         pin = device.type == "cuda"  # pinned host memory lets the copy overlap GPU work
         return {k: v if v is None else (v.pin_memory() if pin else v).to(device, non_blocking=pin)
                 for k, v in batch.items()}
+
+
+def one_window_per_note(note_index: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Positions of one randomly drawn window of every note (windows of a note may be anywhere)."""
+    index = np.asarray(note_index, dtype=np.int64)
+    order = np.argsort(index, kind="stable")
+    counts = np.bincount(index)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    present = counts > 0
+    draw = starts[present] + np.floor(rng.random(int(present.sum())) * counts[present]).astype(np.int64)
+    return np.sort(order[draw])
 
 
 def _lr_lambda(total: int, warmup_ratio: float) -> Any:
@@ -229,11 +244,13 @@ def finetune(model: Any, train: Encoded, y_train: Any, val: Encoded, y_val: Any,
     device = pick_device()
     data = WindowData(train, y_train[np.asarray(train.note_index)], pad_id or 0,
                       multiple=64 if settings.compile else 8)
-    per_epoch = math.ceil(len(data) / settings.batch_size)
+    sampled = settings.window_sampling == "one_per_note" and len(data) > train.n_notes
+    per_epoch = math.ceil((train.n_notes if sampled else len(data)) / settings.batch_size)
     step = train_step_factory(model, settings, device, per_epoch * settings.epochs,
                               class_weights(y_train, n_classes, settings.class_weights))
-    log.info("fine-tuning %d windows of %d notes on %s (%s%s), %d epochs x %d steps",
-             len(data), train.n_notes, device, step.precision,
+    log.info("fine-tuning %d windows of %d notes%s on %s (%s%s), %d epochs x %d steps",
+             len(data), train.n_notes, ", one window per note per epoch" if sampled else "",
+             device, step.precision,
              ", compiled" if step.compiled else "", settings.epochs, per_epoch)
     history: list[dict] = []
     best, best_epoch, best_state, stale = (-1.0, -math.inf), 0, None, 0
@@ -242,17 +259,19 @@ def finetune(model: Any, train: Encoded, y_train: Any, val: Encoded, y_val: Any,
         t0 = time.perf_counter()
         loss_sum = torch.zeros((), device=device)
         rng = np.random.default_rng([settings.seed, epoch])
-        for idx in tqdm(data.batches(settings.batch_size, rng), desc=f"epoch {epoch}",
+        rows = one_window_per_note(train.note_index, rng) if sampled else None
+        seen = len(data) if rows is None else len(rows)
+        for idx in tqdm(data.batches(settings.batch_size, rng, rows=rows), desc=f"epoch {epoch}",
                         disable=not progress, leave=False):
             loss_sum += step(data.collate(idx, device)) * len(idx)
-        train_loss = float(loss_sum.item()) / len(data)
+        train_loss = float(loss_sum.item()) / seen
         train_s = time.perf_counter() - t0
         if not math.isfinite(train_loss):
             raise TrainingError(f"training loss is not finite in epoch {epoch}; "
                                 "lower train.learning_rate or use precision fp32")
         rec = {"epoch": epoch, "train_loss": train_loss,
                **_validate(model, val, y_val, settings.batch_size * 2),
-               "seconds": time.perf_counter() - t0, "samples_per_s": len(data) / train_s}
+               "seconds": time.perf_counter() - t0, "samples_per_s": seen / train_s}
         history.append(rec)
         log.info("epoch %d: train_loss=%.4f val_loss=%.4f val_macro_f1=%.4f val_accuracy=%.4f "
                  "%.1fs %.1f samples/s", epoch, train_loss, rec["val_loss"], rec["val_macro_f1"],

@@ -9,7 +9,7 @@ import torch
 
 from medtx.errors import TrainingError
 from medtx.features import Encoded
-from medtx.train import (WindowData, class_weights, finetune, predict_logits,
+from medtx.train import (WindowData, class_weights, finetune, one_window_per_note, predict_logits,
                          stratified_subsample, weighted_loss)
 
 
@@ -85,3 +85,40 @@ def test_empty_validation_split_is_refused(tiny_model_factory, toy_train_setting
     with pytest.raises(TrainingError, match="validation"):
         finetune(tiny_model_factory(), enc, [0], Encoded([], [], 0), [],
                  replace(toy_train_settings, epochs=1), pad_id=0, progress=False)
+
+
+def test_one_window_per_note_draws_each_note_once_and_covers_every_window():
+    index = np.array([0, 1, 0, 2, 1, 0, 2, 2, 2])  # windows of a note need not be adjacent
+    seen = set()
+    for seed in range(60):
+        rows = one_window_per_note(index, np.random.default_rng(seed))
+        assert sorted(index[rows].tolist()) == [0, 1, 2]  # one window of every note
+        seen |= set(rows.tolist())
+    assert seen == set(range(len(index)))  # over epochs every window gets its turn
+
+
+def test_window_sampling_trains_one_window_per_note_per_epoch(tiny_model_factory, toy_train_settings,
+                                                              monkeypatch):
+    from medtx import train as train_mod
+
+    windows = [[2, 10 + i % 5, 11, 3] for i in range(30)]
+    enc = Encoded(windows, [i // 3 for i in range(30)], 10)  # 10 notes, 3 windows each
+    y = np.arange(10) % 3
+    seen_rows = []
+    original = WindowData.batches
+
+    def spy(self, batch_size, rng, mega=50, rows=None):
+        seen_rows.append(None if rows is None else np.asarray(rows))
+        return original(self, batch_size, rng, mega, rows)
+
+    monkeypatch.setattr(train_mod.WindowData, "batches", spy)
+    settings = replace(toy_train_settings, epochs=2, batch_size=4, window_sampling="one_per_note")
+    result = finetune(tiny_model_factory(), enc, y, enc, y, settings, pad_id=0, progress=False)
+    assert len(seen_rows) == 2 and all(r is not None and len(r) == 10 for r in seen_rows)
+    assert all(sorted(np.asarray(enc.note_index)[r].tolist()) == list(range(10)) for r in seen_rows)
+    assert not np.array_equal(seen_rows[0], seen_rows[1])  # a fresh draw each epoch
+    seen_rows.clear()
+    finetune(tiny_model_factory(), enc, y, enc, y, replace(settings, window_sampling="all", epochs=1),
+             pad_id=0, progress=False)
+    assert seen_rows == [None]  # "all" trains on all 30 windows
+    assert len(result.history) == 2
