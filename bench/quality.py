@@ -1,0 +1,166 @@
+"""Quality of a training profile on the real data: model, baseline and the single-label ceiling.
+
+Runs TrainFlow's own stage functions (ingest, data checks, split, tokenize, fine-tune,
+baseline, evaluate) on a CSV for one or more label presets, prints a table and writes JSON.
+
+    python bench/quality.py                                   # configs/local.json, spec12
+    python bench/quality.py --labels spec12 all40
+    python bench/quality.py --config configs/dev.json          # the GPU profile, on a GPU host
+    python bench/quality.py --set train.epochs=5 --set model.long_note='"chunks"'
+    python bench/quality.py --baseline-only --labels all40     # seconds: no fine-tuning
+
+The quality target is test macro-F1 >= 0.80 on spec12 with the model beating the same-run
+baseline. ``ceiling`` rows are the best any single-label classifier can score on the same
+test rows (:func:`medtx.evaluate.label_ceiling`): a note filed under two specialties is two
+test rows with one prediction between them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+try:
+    import medtx  # noqa: F401
+except ImportError:  # running from a checkout without `pip install -e .`
+    sys.path.insert(0, str(ROOT / "src"))
+
+TARGET_MACRO_F1 = 0.80
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "mtsamples.csv"
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """``section.key=<json value>`` strings as ``{section: {key: value}}``."""
+    out: dict = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        section, dot, name = key.partition(".")
+        if not sep or not dot or not section or not name:
+            raise SystemExit(f"--set expects section.key=value, got {item!r}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw  # a bare word is a string
+        out.setdefault(section, {})[name] = value
+    return out
+
+
+def run_preset(settings, data: str, preset: str, baseline_only: bool, cache: Path) -> dict:
+    """Every stage once for one label preset; returns the JSON row of the run."""
+    from medtx import checks, pipeline
+    from medtx.data import ingest
+    from medtx.evaluate import evaluate_system, label_ceiling
+    from medtx.labels import resolve_policy
+
+    settings = settings.with_overrides(labels={"preset": preset})
+    seconds: dict = {}
+    t0 = time.perf_counter()
+    raw, _ = ingest(data, settings)
+    report = checks.validate(raw, settings, resolve_policy(settings.labels))
+    from medtx.split import split_notes
+
+    split = split_notes(report.notes, settings.split)
+    seconds["data"] = time.perf_counter() - t0
+    base = pipeline.baseline(split, settings)
+    seconds["baseline"] = base.seconds
+    y_val, y_test = split.y("val"), split.y("test")
+    common = {"labels": split.labels, "test_all_labels": list(split.test["all_labels"])}
+    systems = {"baseline": evaluate_system("baseline", base.val_scores, y_val, base.test_scores, y_test, **common)}
+    history = None
+    if not baseline_only:
+        tok = pipeline.tokenize(split, settings, cache)
+        seconds["tokenize"] = tok.seconds
+        ft = pipeline.finetune(split, tok, settings, "bench/quality")
+        seconds["finetune"] = ft.seconds
+        systems["model"] = evaluate_system("model", ft.val_logits, y_val, ft.test_logits, y_test, **common)
+        history = {"best_epoch": ft.best_epoch, "device": ft.device, "precision": ft.precision,
+                   "epochs": ft.history}
+    ceiling = label_ceiling(y_test, list(split.test["group"]), len(split.labels))
+    summary = {name: {k: m[k] for k in ("accuracy", "macro_f1", "weighted_f1", "any_label_accuracy",
+                                        "ece_before", "ece_after", "n")}
+               for name, m in systems.items()}
+    model_f1 = summary.get("model", {}).get("macro_f1")
+    return {
+        "labels": preset,
+        "classes": len(split.labels),
+        "sizes": {side: int(len(split.frame(side))) for side in ("train", "val", "test")},
+        "systems": summary,
+        "ceiling": ceiling,
+        "target": {
+            "macro_f1": TARGET_MACRO_F1,
+            "met": None if model_f1 is None else bool(
+                model_f1 >= TARGET_MACRO_F1 and model_f1 > summary["baseline"]["macro_f1"]),
+        },
+        "training": history,
+        "seconds": seconds,
+    }
+
+
+def print_table(rows: list[dict]) -> None:
+    head = f"{'labels':<7} {'system':<9} {'n':>4} {'acc':>6} {'macroF1':>8} {'anyLab':>7} {'ECE':>6}"
+    print(head)
+    print("-" * len(head))
+    for row in rows:
+        for name, m in row["systems"].items():
+            print(f"{row['labels']:<7} {name:<9} {m['n']:>4} {m['accuracy']:>6.3f} {m['macro_f1']:>8.3f} "
+                  f"{m['any_label_accuracy']:>7.3f} {m['ece_after']:>6.3f}")
+        c = row["ceiling"]
+        print(f"{row['labels']:<7} {'ceiling':<9} {c['rows']:>4} {c['accuracy']:>6.3f} {c['macro_f1']:>8.3f} "
+              f"{'':>7} {'':>6}   ({c['multi_label_notes']} of {c['notes']} notes carry several labels)")
+    for row in rows:
+        met = row["target"]["met"]
+        if met is not None:
+            print(f"{row['labels']}: target macro-F1 >= {TARGET_MACRO_F1:.2f} and above the baseline: "
+                  f"{'met' if met else 'not met'}")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", default=os.environ.get("MEDTX_REAL_DATA", str(DEFAULT_DATA)),
+                   help="notes CSV (default: $MEDTX_REAL_DATA or ../shared/data/mtsamples.csv)")
+    p.add_argument("--config", type=Path, default=ROOT / "configs" / "local.json")
+    p.add_argument("--labels", nargs="+", default=["spec12"], choices=["spec12", "all40"])
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=JSON",
+                   help="override one config key (repeatable)")
+    p.add_argument("--baseline-only", action="store_true", help="skip tokenization and fine-tuning")
+    p.add_argument("--cache", type=Path, default=ROOT / ".medtx" / "cache" / "tokens")
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "quality.json")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not args.data.startswith("s3://") and not Path(args.data).is_file():
+        print(f"no data at {args.data}: pass --data or set MEDTX_REAL_DATA", file=sys.stderr)
+        return 2
+    from medtx.config import load_settings
+    from medtx.flowkit import setup_logging
+
+    setup_logging()
+    settings = load_settings(args.config)
+    overrides = parse_overrides(args.set)
+    if overrides:
+        settings = settings.with_overrides(**overrides)
+    started = time.perf_counter()
+    rows = [run_preset(settings, args.data, preset, args.baseline_only, args.cache) for preset in args.labels]
+    print_table(rows)
+    doc = {
+        "bench": "quality", "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config": str(args.config), "overrides": overrides, "settings": settings.to_dict(),
+        "data": args.data, "host": platform.node(), "python": platform.python_version(),
+        "seconds": time.perf_counter() - started, "results": rows,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(doc, indent=2, sort_keys=True, default=float) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
