@@ -271,7 +271,8 @@ def finetune(model: Any, train: Encoded, y_train: Any, val: Encoded, y_val: Any,
                                 "lower train.learning_rate or use precision fp32")
         rec = {"epoch": epoch, "train_loss": train_loss,
                **_validate(model, val, y_val, settings.batch_size * 2),
-               "seconds": time.perf_counter() - t0, "samples_per_s": seen / train_s}
+               "seconds": time.perf_counter() - t0, "train_windows": seen,
+               "samples_per_s": seen / train_s}
         history.append(rec)
         log.info("epoch %d: train_loss=%.4f val_loss=%.4f val_macro_f1=%.4f val_accuracy=%.4f "
                  "%.1fs %.1f samples/s", epoch, train_loss, rec["val_loss"], rec["val_macro_f1"],

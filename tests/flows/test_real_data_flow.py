@@ -3,14 +3,22 @@ this checks the data half on real data — checks pass, the split is text-disjoi
 note records all its labels — not model quality (see bench/ and the README for that)."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from test_train_flow import run_flow
 
 
-@pytest.mark.parametrize("preset, n_classes", [("spec12", 12), ("all40", 40)])
-def test_real_data_runs_with_a_text_disjoint_split(tmp_path, flow_config, real_data_path, preset, n_classes):
-    cfg = flow_config(train={"epochs": 1, "max_train_notes": 300})
+CHUNKED = {"model": {"long_note": "chunks", "max_chunks": 4, "chunk_stride": 8},
+           "train": {"window_sampling": "one_per_note"}}
+
+
+@pytest.mark.parametrize("preset, n_classes, recipe", [("spec12", 12, {}), ("all40", 40, CHUNKED)])
+def test_real_data_runs_with_a_text_disjoint_split(tmp_path, flow_config, real_data_path, preset,
+                                                   n_classes, recipe):
+    train = {"epochs": 1, "max_train_notes": 300, **recipe.get("train", {})}
+    cfg = flow_config(train=train, **{k: v for k, v in recipe.items() if k != "train"})
     run = run_flow(tmp_path, cfg, data=str(real_data_path), labels=preset, output_dir=str(tmp_path / "out"))
     split = run["split"].task.data.split_data
     summary = split.summary()
@@ -32,3 +40,10 @@ def test_real_data_runs_with_a_text_disjoint_split(tmp_path, flow_config, real_d
     assert ceiling["accuracy"] < 1.0
     for system in ("model", "baseline"):
         assert evaluation[system]["accuracy"] <= ceiling["accuracy"] + 1e-9
+    if recipe:  # chunked training: the package keeps the strategy, so prediction pools windows too
+        meta = json.loads((tmp_path / "out" / run.id / "model" / "medtx.json").read_text())
+        assert meta["long_note"]["kind"] == "chunks" and meta["long_note"]["max_chunks"] == 4
+        tokenized = run["tokenize"].task.data.tokenized
+        assert tokenized.encoded["train"].n_windows > tokenized.encoded["train"].n_notes
+        # one window of each of the 300 sampled notes per epoch, not every window
+        assert run["finetune"].task.data.finetuned.history[0]["train_windows"] == 300

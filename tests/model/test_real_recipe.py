@@ -14,6 +14,12 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Overrides the tests/model fixture of that name: a real model trains on every core."""
+    yield
+
+
 def test_local_profile_on_real_spec12(real_data_path, settings, tmp_path):
     from medtx import checks, pipeline
     from medtx.data import ingest

@@ -67,7 +67,7 @@ def test_training_reduces_loss_and_keeps_best_epoch(trained):
     assert result.best_epoch == best["epoch"] and best["val_macro_f1"] > 0.9
     assert result.device == "cpu" and result.precision == "fp32"
     assert set(result.history[0]) >= {"epoch", "train_loss", "val_macro_f1", "val_accuracy",
-                                      "seconds", "samples_per_s"}
+                                      "seconds", "train_windows", "samples_per_s"}
 
 
 def test_chunk_logits_are_mean_pooled_per_note(tiny_model_factory):

@@ -23,7 +23,8 @@ def training_card(history: list[dict], best_epoch: int) -> list:
     out = [cards.Markdown(
         f"# Fine-tune\n\nKept epoch **{best_epoch}** (best validation macro-F1) of {len(history)}."
     )]
-    keys = ["epoch", "train_loss", "val_loss", "val_macro_f1", "val_accuracy", "seconds", "samples_per_s"]
+    keys = ["epoch", "train_loss", "val_loss", "val_macro_f1", "val_accuracy", "train_windows",
+            "seconds", "samples_per_s"]
     out.append(_table([[round(h[k], 4) if isinstance(h.get(k), float) else h.get(k) for k in keys]
                        for h in history], keys))
     long = [{"epoch": h["epoch"], "metric": k, "value": float(h[k])}
