@@ -9,7 +9,7 @@ from medtx.errors import ConfigError
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("name", ["local.json", "dev.json", "staging.json", "prod.json"])
+@pytest.mark.parametrize("name", ["local.json", "local-chunks.json", "dev.json", "staging.json", "prod.json"])
 def test_shipped_configs_parse(name):
     s = load_settings(ROOT / "configs" / name)
     assert s.env == name.removesuffix(".json")
