@@ -1,0 +1,49 @@
+"""bench/quality.py: its override syntax and a baseline-only run on the demo set."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_quality", ROOT / "bench" / "quality.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_overrides_parse_json_values_and_bare_words(bench):
+    got = bench.parse_overrides(["train.epochs=8", "model.long_note=chunks", 'model.name_or_path="x/y"',
+                                 "train.compile=true"])
+    assert got == {"train": {"epochs": 8, "compile": True},
+                   "model": {"long_note": "chunks", "name_or_path": "x/y"}}
+    for bad in ("epochs=8", "train.epochs", ".epochs=1"):
+        with pytest.raises(SystemExit, match="section.key=value"):
+            bench.parse_overrides([bad])
+
+
+def test_baseline_only_run_writes_baseline_and_ceiling(bench, tmp_path, capsys):
+    from medtx.demo import write_demo_csv
+
+    data = write_demo_csv(tmp_path / "demo.csv", n=300, seed=5)
+    out = tmp_path / "quality.json"
+    assert bench.main(["--baseline-only", "--data", str(data), "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    (row,) = doc["results"]
+    assert row["labels"] == "spec12" and set(row["systems"]) == {"baseline"}
+    assert row["ceiling"]["rows"] == row["systems"]["baseline"]["n"] == row["sizes"]["test"]
+    assert row["systems"]["baseline"]["accuracy"] <= row["ceiling"]["accuracy"]
+    assert row["target"]["met"] is None  # no model, no verdict
+    table = capsys.readouterr().out
+    assert "baseline" in table and "ceiling" in table
+
+
+def test_missing_data_is_a_clear_error(bench, tmp_path, capsys):
+    assert bench.main(["--data", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "q.json")]) == 2
+    assert "no data at" in capsys.readouterr().err
