@@ -92,7 +92,6 @@ def finetune(split: Split, tok: Tokenized, settings: Settings, pathspec: str) ->
     result = train.finetune(
         model, enc["train"], split.y("train"), enc["val"], split.y("val"), settings.train, tok.pad_id,
     )
-    val_logits = train.predict_logits(result.model, enc["val"])
     test_logits = train.predict_logits(result.model, enc["test"])
     meta = {
         "long_note": tok.strategy, "data_hash": tok.data_hash, "pathspec": pathspec,
@@ -106,7 +105,7 @@ def finetune(split: Split, tok: Tokenized, settings: Settings, pathspec: str) ->
         blob = package_to_bytes(pkg)
     return FineTuned(
         package=blob, history=result.history, best_epoch=result.best_epoch, device=result.device,
-        precision=result.precision, val_logits=val_logits, test_logits=test_logits,
+        precision=result.precision, val_logits=result.val_logits, test_logits=test_logits,
         seconds=time.perf_counter() - t0,
     )
 

@@ -35,6 +35,7 @@ class TrainResult:
     best_epoch: int
     device: str
     precision: str
+    val_logits: np.ndarray  # the best epoch's validation logits, as scored during training
 
 
 def set_seed(seed: int) -> None:
@@ -215,8 +216,8 @@ def _check_inputs(enc: Encoded, y: np.ndarray, n_classes: int, name: str) -> Non
                             f"in 0..{n_classes - 1}; got {len(y)} ids in {y.min()}..{y.max()}")
 
 
-def _validate(model: Any, val: Encoded, y: np.ndarray, batch_size: int) -> dict:
-    """Validation loss (unweighted), macro-F1 and accuracy."""
+def _validate(model: Any, val: Encoded, y: np.ndarray, batch_size: int) -> tuple[dict, np.ndarray]:
+    """Validation loss (unweighted), macro-F1 and accuracy, and the logits they came from."""
     from sklearn.metrics import f1_score
 
     logits = predict_logits(model, val, batch_size=batch_size)
@@ -224,7 +225,7 @@ def _validate(model: Any, val: Encoded, y: np.ndarray, batch_size: int) -> dict:
     pred = logits.argmax(axis=1)
     return {"val_loss": float(loss), "val_macro_f1": float(f1_score(y, pred, average="macro",
                                                                     zero_division=0)),
-            "val_accuracy": float((y == pred).mean())}
+            "val_accuracy": float((y == pred).mean())}, logits
 
 
 def finetune(model: Any, train: Encoded, y_train: Any, val: Encoded, y_val: Any, settings: Any,
@@ -253,7 +254,7 @@ def finetune(model: Any, train: Encoded, y_train: Any, val: Encoded, y_val: Any,
              device, step.precision,
              ", compiled" if step.compiled else "", settings.epochs, per_epoch)
     history: list[dict] = []
-    best, best_epoch, best_state, stale = (-1.0, -math.inf), 0, None, 0
+    best, best_epoch, best_state, best_val_logits, stale = (-1.0, -math.inf), 0, None, None, 0
     for epoch in range(1, settings.epochs + 1):
         model.train()
         t0 = time.perf_counter()
@@ -269,8 +270,8 @@ def finetune(model: Any, train: Encoded, y_train: Any, val: Encoded, y_val: Any,
         if not math.isfinite(train_loss):
             raise TrainingError(f"training loss is not finite in epoch {epoch}; "
                                 "lower train.learning_rate or use precision fp32")
-        rec = {"epoch": epoch, "train_loss": train_loss,
-               **_validate(model, val, y_val, settings.batch_size * 2),
+        val_metrics, val_logits = _validate(model, val, y_val, settings.batch_size * 2)
+        rec = {"epoch": epoch, "train_loss": train_loss, **val_metrics,
                "seconds": time.perf_counter() - t0, "train_windows": seen,
                "samples_per_s": seen / train_s}
         history.append(rec)
@@ -279,7 +280,7 @@ def finetune(model: Any, train: Encoded, y_train: Any, val: Encoded, y_val: Any,
                  rec["val_accuracy"], rec["seconds"], rec["samples_per_s"])
         score = (rec["val_macro_f1"], -rec["val_loss"])  # ties on F1 go to the lower loss
         if score > best:
-            best, best_epoch, stale = score, epoch, 0
+            best, best_epoch, best_val_logits, stale = score, epoch, val_logits, 0
             best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
         else:
             stale += 1
@@ -288,7 +289,7 @@ def finetune(model: Any, train: Encoded, y_train: Any, val: Encoded, y_val: Any,
                 break
     model.load_state_dict(best_state)
     model.eval()
-    return TrainResult(model, history, best_epoch, str(device), step.precision)
+    return TrainResult(model, history, best_epoch, str(device), step.precision, best_val_logits)
 
 
 @torch.inference_mode()

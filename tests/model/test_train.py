@@ -122,3 +122,16 @@ def test_window_sampling_trains_one_window_per_note_per_epoch(tiny_model_factory
              pad_id=0, progress=False)
     assert seen_rows == [None]  # "all" trains on all 30 windows
     assert len(result.history) == 2
+
+
+def test_result_keeps_the_best_epochs_validation_logits(trained):
+    from tinymodels import toy_set
+
+    from medtx.features import encode_texts
+
+    result, tokenizer, strategy = trained
+    x_val, y_val = toy_set(10, seed=2)  # the validation set the fixture trained with
+    fresh = predict_logits(result.model, encode_texts(x_val, tokenizer, strategy))
+    np.testing.assert_allclose(result.val_logits, fresh, atol=1e-4)
+    best = result.history[result.best_epoch - 1]
+    assert best["val_accuracy"] == pytest.approx(float((result.val_logits.argmax(1) == y_val).mean()))
