@@ -55,33 +55,29 @@ def run_preset(settings, data: str, preset: str, baseline_only: bool, cache: Pat
     """Every stage once for one label preset; returns the JSON row of the run."""
     from medtx import checks, pipeline
     from medtx.data import ingest
-    from medtx.evaluate import evaluate_system, label_ceiling
     from medtx.labels import resolve_policy
+    from medtx.split import split_notes
 
     settings = settings.with_overrides(labels={"preset": preset})
     seconds: dict = {}
     t0 = time.perf_counter()
     raw, _ = ingest(data, settings)
     report = checks.validate(raw, settings, resolve_policy(settings.labels))
-    from medtx.split import split_notes
-
     split = split_notes(report.notes, settings.split)
     seconds["data"] = time.perf_counter() - t0
     base = pipeline.baseline(split, settings)
     seconds["baseline"] = base.seconds
-    y_val, y_test = split.y("val"), split.y("test")
-    common = {"labels": split.labels, "test_all_labels": list(split.test["all_labels"])}
-    systems = {"baseline": evaluate_system("baseline", base.val_scores, y_val, base.test_scores, y_test, **common)}
+    systems = {"baseline": pipeline.score_system("baseline", base.val_scores, base.test_scores, split)}
     history = None
     if not baseline_only:
         tok = pipeline.tokenize(split, settings, cache)
         seconds["tokenize"] = tok.seconds
         ft = pipeline.finetune(split, tok, settings, "bench/quality")
         seconds["finetune"] = ft.seconds
-        systems["model"] = evaluate_system("model", ft.val_logits, y_val, ft.test_logits, y_test, **common)
+        systems["model"] = pipeline.score_system("model", ft.val_logits, ft.test_logits, split)
         history = {"best_epoch": ft.best_epoch, "device": ft.device, "precision": ft.precision,
                    "epochs": ft.history}
-    ceiling = label_ceiling(y_test, list(split.test["group"]), len(split.labels))
+    ceiling = pipeline.split_ceiling(split)
     summary = {name: {k: m[k] for k in ("accuracy", "macro_f1", "weighted_f1", "any_label_accuracy",
                                         "ece_before", "ece_after", "n")}
                for name, m in systems.items()}

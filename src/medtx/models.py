@@ -83,7 +83,8 @@ def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _why(exc: BaseException) -> str:
+def error_summary(exc: BaseException) -> str:
+    """``ExceptionClass: first line of its message`` (at most 300 characters) for one-line errors."""
     first = (str(exc).strip().splitlines() or [""])[0][:300]
     return f"{exc.__class__.__name__}: {first}" if first else exc.__class__.__name__
 
@@ -100,7 +101,7 @@ def _load(loader: Any, source: str, what: str, **kwargs: Any) -> Any:
             where = "local folder" if local else "local Hugging Face cache"
             hint = " (HF_HUB_OFFLINE is set)" if _offline() and not local else ""
             raise ModelLoadError(
-                f"cannot load the {what} of {source!r} from the {where}{hint} ({_why(exc)}). "
+                f"cannot load the {what} of {source!r} from the {where}{hint} ({error_summary(exc)}). "
                 + _HINT
             ) from None
     try:
@@ -108,7 +109,7 @@ def _load(loader: Any, source: str, what: str, **kwargs: Any) -> Any:
     except (OSError, ValueError, SafetensorError) as exc:
         raise ModelLoadError(
             f"cannot load the {what} of {source!r}: not in the local cache and the hub "
-            f"failed ({_why(exc)}). " + _HINT
+            f"failed ({error_summary(exc)}). " + _HINT
         ) from None
 
 

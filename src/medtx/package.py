@@ -212,6 +212,8 @@ def load_package(path: Path, verify: bool = True, attn: str = "sdpa") -> tuple[A
     from safetensors import SafetensorError
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    from medtx.models import error_summary
+
     root = Path(path)
     meta = read_meta(root, verify)
     try:
@@ -219,9 +221,7 @@ def load_package(path: Path, verify: bool = True, attn: str = "sdpa") -> tuple[A
             root, use_safetensors=True, local_files_only=True, attn_implementation=attn)
         tokenizer = AutoTokenizer.from_pretrained(root, local_files_only=True)
     except (OSError, ValueError, SafetensorError) as exc:
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
-        raise ModelLoadError(f"cannot load model package {root}: "
-                             f"{exc.__class__.__name__}: {first}") from None
+        raise ModelLoadError(f"cannot load model package {root}: {error_summary(exc)}") from None
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     if labels != meta["labels"]:
         raise IntegrityError(f"model package {root}: config.json labels differ from {META_FILE}")

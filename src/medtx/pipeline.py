@@ -124,23 +124,33 @@ def baseline(split: Split, settings: Settings) -> BaselineScores:
     )
 
 
+def score_system(name: str, val_scores: np.ndarray, test_scores: np.ndarray, split: Split) -> dict:
+    """One system's test metrics and calibration on ``split`` (temperature fitted on validation)."""
+    from medtx.evaluate import evaluate_system
+
+    return evaluate_system(name, val_scores, split.y("val"), test_scores, split.y("test"),
+                           labels=split.labels, test_all_labels=list(split.test["all_labels"]))
+
+
+def split_ceiling(split: Split) -> dict:
+    """The single-label ceiling of ``split``'s test rows (:func:`medtx.evaluate.label_ceiling`)."""
+    from medtx.evaluate import label_ceiling
+
+    return label_ceiling(split.y("test"), list(split.test["group"]), len(split.labels))
+
+
 def evaluate(split: Split, ft: FineTuned, base: BaselineScores, meta: dict) -> tuple[dict, bytes]:
     """Score model and baseline side by side on test (temperature fitted on validation).
 
     Returns the ``evaluation.json`` document and the model package updated with its
     temperature, metrics and evaluation (the manifest is rewritten, so it stays verifiable).
     """
-    from medtx.evaluate import (
-        build_evaluation, evaluate_system, label_ceiling, summarize_for_cli, write_evaluation,
-    )
+    from medtx.evaluate import build_evaluation, summarize_for_cli, write_evaluation
     from medtx.package import add_files, package_from_bytes, package_to_bytes, update_meta
 
-    y_val, y_test = split.y("val"), split.y("test")
-    common = {"labels": split.labels, "test_all_labels": list(split.test["all_labels"])}
-    model_eval = evaluate_system("model", ft.val_logits, y_val, ft.test_logits, y_test, **common)
-    base_eval = evaluate_system("baseline", base.val_scores, y_val, base.test_scores, y_test, **common)
-    ceiling = label_ceiling(y_test, list(split.test["group"]), len(split.labels))
-    doc = build_evaluation(model_eval, base_eval, meta, ceiling)
+    model_eval = score_system("model", ft.val_logits, ft.test_logits, split)
+    base_eval = score_system("baseline", base.val_scores, base.test_scores, split)
+    doc = build_evaluation(model_eval, base_eval, meta, split_ceiling(split))
     with tempfile.TemporaryDirectory(prefix="medtx-pkg-") as tmp:
         pkg = package_from_bytes(ft.package, Path(tmp) / "model")
         update_meta(pkg, temperature=model_eval["temperature"], metrics=summarize_for_cli(model_eval))
