@@ -11,7 +11,7 @@ baseline, evaluate) on a CSV for one or more label presets, prints a table and w
 
 The quality target is test macro-F1 >= 0.80 on spec12 with the model beating the same-run
 baseline. ``ceiling`` rows are the best any single-label classifier can score on the same
-test rows (:func:`medtx.evaluate.label_ceiling`): a note filed under two specialties is two
+test rows (:func:`medtx.evaluation.metrics.label_ceiling`): a note filed under two specialties is two
 test rows with one prediction between them.
 """
 from __future__ import annotations
@@ -53,10 +53,11 @@ def parse_overrides(items: list[str]) -> dict:
 
 def run_preset(settings, data: str, preset: str, baseline_only: bool, cache: Path) -> dict:
     """Every stage once for one label preset; returns the JSON row of the run."""
-    from medtx import checks, pipeline
-    from medtx.data import ingest
-    from medtx.labels import resolve_policy
-    from medtx.split import split_notes
+    from medtx.data import checks
+    from medtx.stages import train as pipeline
+    from medtx.data.ingest import ingest
+    from medtx.data.labels import resolve_policy
+    from medtx.data.split import split_notes
 
     settings = settings.with_overrides(labels={"preset": preset})
     seconds: dict = {}

@@ -1,6 +1,6 @@
 """Training throughput of medtx's own training step (samples/s and MFU).
 
-Times :class:`medtx.train.TrainStep` (the object ``finetune`` runs: forward under autocast,
+Times :class:`medtx.modeling.train.TrainStep` (the object ``finetune`` runs: forward under autocast,
 class-weighted loss, backward, clipping, AdamW, schedule) fed by ``WindowData`` batches, on
 random-init DistilBERT-base-size and MiniLM-size classifiers with full-length windows.
 
@@ -35,8 +35,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from medtx.config import TrainSettings  # noqa: E402
-from medtx.features import Encoded  # noqa: E402
-from medtx.train import WindowData, pick_device, pick_precision, train_step_factory  # noqa: E402
+from medtx.modeling.features import Encoded  # noqa: E402
+from medtx.modeling.train import WindowData, pick_device, pick_precision, train_step_factory  # noqa: E402
 
 N_LABELS, VOCAB = 12, 30522
 GPU_BF16_PEAK = [("H100 PCIe", 756e12), ("H100", 989e12), ("H200", 989e12), ("GH200", 989e12),

@@ -49,7 +49,7 @@ class TrainFlow(FlowSpec):
     def ingest(self):
         """Read the CSV (local or S3) or generate the demo set."""
         from medtx import reports
-        from medtx.data import ingest
+        from medtx.data.ingest import ingest
 
         self.raw, self.ingest_info = ingest(self.settings.data.path, self.settings)
         flowkit.append_card(reports.ingest_card(self.ingest_info.to_dict()))
@@ -60,8 +60,9 @@ class TrainFlow(FlowSpec):
     @step
     def validate(self):
         """great-expectations suites from data_checks/; bad rows are quarantined, not dropped."""
-        from medtx import checks, reports
-        from medtx.labels import resolve_policy
+        from medtx import reports
+        from medtx.data import checks
+        from medtx.data.labels import resolve_policy
 
         policy = resolve_policy(self.settings.labels)
         report = checks.validate(self.raw, self.settings, policy)
@@ -80,7 +81,7 @@ class TrainFlow(FlowSpec):
     def split(self):
         """Group-aware split: identical notes never straddle train and test."""
         from medtx import reports
-        from medtx.split import split_notes
+        from medtx.data.split import split_notes
 
         self.split_data = split_notes(self.notes, self.settings.split)
         self.split_summary = self.split_data.summary()
@@ -91,7 +92,8 @@ class TrainFlow(FlowSpec):
     @step
     def tokenize(self):
         """Fast tokenizer with the long-note strategy; cached by (data, tokenizer, strategy)."""
-        from medtx import pipeline, reports
+        from medtx import reports
+        from medtx.stages import train as pipeline
 
         tok = self.tokenized = pipeline.tokenize(self.split_data, self.settings, flowkit.cache_dir("tokens"))
         flowkit.append_card(reports.tokenize_card(
@@ -109,7 +111,8 @@ class TrainFlow(FlowSpec):
     @step
     def finetune(self):
         """Fine-tune the transformer (GPU when present; Batch/Kubernetes by compute.backend)."""
-        from medtx import pipeline, reports
+        from medtx import reports
+        from medtx.stages import train as pipeline
 
         self.finetuned = pipeline.finetune(self.split_data, self.tokenized, self.settings, current.pathspec)
         flowkit.append_card(reports.training_card(self.finetuned.history, self.finetuned.best_epoch))
@@ -119,7 +122,7 @@ class TrainFlow(FlowSpec):
     @step
     def baseline(self):
         """TF-IDF + linear model on the same split: the floor every model must beat."""
-        from medtx import pipeline
+        from medtx.stages import train as pipeline
 
         self.baseline_scores = pipeline.baseline(self.split_data, self.settings)
         self.next(self.evaluate)
@@ -128,7 +131,8 @@ class TrainFlow(FlowSpec):
     @step
     def evaluate(self, inputs):
         """Model vs baseline on test; temperature fitted on validation; evaluation.json."""
-        from medtx import pipeline, reports
+        from medtx import reports
+        from medtx.stages import train as pipeline
 
         self.merge_artifacts(inputs)
         meta = {
@@ -147,7 +151,8 @@ class TrainFlow(FlowSpec):
     @step
     def register(self):
         """Gate (thresholds, baseline margin, champion re-scored here) and register the model."""
-        from medtx import pipeline, reports
+        from medtx import reports
+        from medtx.stages import train as pipeline
         from medtx.registry import current_actor
 
         lineage = {
@@ -170,7 +175,7 @@ class TrainFlow(FlowSpec):
     def end(self):
         """Write the model package, model.tar.gz and evaluation.json; say where they are."""
         from medtx import reports
-        from medtx.export import export_run
+        from medtx.stages.export import export_run
 
         out = export_run(self.model_package, self.evaluation, self.output_dir, current.run_id)
         v = self.registered.version

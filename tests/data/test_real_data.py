@@ -2,9 +2,9 @@
 import pandas as pd
 import pytest
 
-from medtx.checks import validate
+from medtx.data.checks import validate
 from medtx.errors import DataValidationError
-from medtx.labels import SPEC12_KEEP, SPEC12_MERGE, resolve_policy
+from medtx.data.labels import SPEC12_KEEP, SPEC12_MERGE, resolve_policy
 
 
 @pytest.fixture(scope="module")

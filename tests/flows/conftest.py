@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 def demo_csv(tmp_path_factory) -> Path:
-    from medtx.demo import write_demo_csv
+    from medtx.data.demo import write_demo_csv
 
     return write_demo_csv(tmp_path_factory.mktemp("demo") / "demo.csv", n=300, seed=3)
 

@@ -61,7 +61,7 @@ def test_train_flow_end_to_end_registers_and_exports(tmp_path, flow_config, demo
     assert (out / "model.tar.gz").is_file()
     assert json.loads((out / "evaluation.json").read_text())["model"]["n"] == split["sizes"]["test"]
 
-    from medtx.cli import main
+    from medtx.cli.main import main
 
     env_cfg = str(cfg)
     capsys.readouterr()

@@ -2,7 +2,7 @@
 import boto3
 import pytest
 
-from medtx.data import ingest
+from medtx.data.ingest import ingest
 from medtx.errors import IngestError
 
 CSV = (

@@ -18,7 +18,7 @@ from medtx.registry import (
     APPROVED, PENDING, REJECTED, STATUSES, TRANSITIONS, open_registry, run_tags, transition_allowed,
 )
 from medtx.registry.base import file_listing
-from medtx.registry.cli import add_models_parser, resolve_model_ref
+from medtx.cli.models import add_models_parser, resolve_model_ref
 
 EVAL = {"accuracy": 0.81, "macro_f1": 0.74, "per_class": {"A": {"f1": 0.7}}, "n_test": 120}
 LINEAGE = {"pathspec": "TrainFlow/17/register/42", "data_hash": "ab12" * 16, "git_commit": "f00d" * 10}
@@ -163,7 +163,7 @@ def _tamper_stored_artifact(registry, registry_settings, mv) -> None:
         return
     import boto3
 
-    from medtx.aws import split_s3_uri
+    from medtx.aws.session import split_s3_uri
 
     s3 = boto3.client("s3", endpoint_url=registry_settings.aws.endpoint_url, region_name="us-east-1")
     bucket, key = split_s3_uri(mv.artifact_uri)
@@ -326,7 +326,7 @@ def test_resolve_model_ref(registry, registry_settings, make_package, tmp_path):
 
 def test_medtx_main_exits_2_with_the_reason_on_a_refused_approval(
         registry, config_file, make_package, capsys):
-    from medtx.cli import main
+    from medtx.cli.main import main
 
     _register(registry, make_package, REJECTED, reasons=["min_macro_f1: 0.2 < 0.3"])
     code = main(["models", "approve", "1", "--reason", "ship it", "--config", str(config_file)])

@@ -38,7 +38,7 @@ def tiny_model_factory():
 
 @pytest.fixture(scope="session")
 def toy_strategy():
-    from medtx.features import LongNoteStrategy
+    from medtx.modeling.features import LongNoteStrategy
 
     return LongNoteStrategy("head_tail", max_length=MAX_LENGTH, head_tokens=8)
 
@@ -54,8 +54,8 @@ def toy_train_settings():
 @pytest.fixture(scope="session")
 def trained(tiny_tokenizer, toy_strategy, toy_train_settings):
     """(TrainResult, tokenizer, strategy) of a tiny BERT trained on the toy set."""
-    from medtx.features import encode_texts
-    from medtx.train import finetune, set_seed
+    from medtx.modeling.features import encode_texts
+    from medtx.modeling.train import finetune, set_seed
 
     set_seed(0)
     x_train, y_train = toy_set(40, seed=1)
@@ -70,7 +70,7 @@ def trained(tiny_tokenizer, toy_strategy, toy_train_settings):
 @pytest.fixture(scope="session")
 def package_dir(trained, tmp_path_factory) -> Path:
     """A saved model package of the trained tiny model (do not modify: copy it first)."""
-    from medtx.package import save_package
+    from medtx.modeling.package import save_package
 
     result, tokenizer, strategy = trained
     out = tmp_path_factory.mktemp("pkg") / "model"

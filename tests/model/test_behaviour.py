@@ -6,8 +6,8 @@ import random
 import pytest
 
 from tinymodels import FILLER, LABELS, SIGNAL, KeywordModel, toy_set
-from medtx.features import LongNoteStrategy, encode_texts
-from medtx.predict import Predictor
+from medtx.modeling.features import LongNoteStrategy, encode_texts
+from medtx.modeling.predictor import Predictor
 
 
 @pytest.fixture(scope="module")

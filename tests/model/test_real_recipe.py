@@ -21,12 +21,13 @@ def one_torch_thread():
 
 
 def test_local_profile_on_real_spec12(real_data_path, settings, tmp_path):
-    from medtx import checks, pipeline
-    from medtx.data import ingest
-    from medtx.labels import resolve_policy
-    from medtx.package import package_from_bytes
-    from medtx.predict import Predictor
-    from medtx.split import split_notes
+    from medtx.data import checks
+    from medtx.stages import train as pipeline
+    from medtx.data.ingest import ingest
+    from medtx.data.labels import resolve_policy
+    from medtx.modeling.package import package_from_bytes
+    from medtx.modeling.predictor import Predictor
+    from medtx.data.split import split_notes
 
     raw, _ = ingest(str(real_data_path), settings)
     report = checks.validate(raw, settings, resolve_policy(settings.labels))

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from medtx.errors import TrainingError
-from medtx.features import Encoded
-from medtx.train import (WindowData, class_weights, finetune, one_window_per_note, predict_logits,
+from medtx.modeling.features import Encoded
+from medtx.modeling.train import (WindowData, class_weights, finetune, one_window_per_note, predict_logits,
                          stratified_subsample, weighted_loss)
 
 
@@ -99,7 +99,7 @@ def test_one_window_per_note_draws_each_note_once_and_covers_every_window():
 
 def test_window_sampling_trains_one_window_per_note_per_epoch(tiny_model_factory, toy_train_settings,
                                                               monkeypatch):
-    from medtx import train as train_mod
+    from medtx.modeling import train as train_mod
 
     windows = [[2, 10 + i % 5, 11, 3] for i in range(30)]
     enc = Encoded(windows, [i // 3 for i in range(30)], 10)  # 10 notes, 3 windows each
@@ -127,7 +127,7 @@ def test_window_sampling_trains_one_window_per_note_per_epoch(tiny_model_factory
 def test_result_keeps_the_best_epochs_validation_logits(trained):
     from tinymodels import toy_set
 
-    from medtx.features import encode_texts
+    from medtx.modeling.features import encode_texts
 
     result, tokenizer, strategy = trained
     x_val, y_val = toy_set(10, seed=2)  # the validation set the fixture trained with

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from medtx.baseline import Baseline, BaselineSettings, fit_baseline
+from medtx.modeling.baseline import Baseline, BaselineSettings, fit_baseline
 from medtx.errors import TrainingError
 
 VOCAB = {
@@ -92,10 +92,10 @@ def _spec12_split():
     """The pipeline's text-disjoint split (seed 42, ~70/15/15) of mtsamples under spec12."""
     import pandas as pd
 
-    from medtx.checks import note_group
+    from medtx.data.checks import note_group
     from medtx.config import SplitSettings
-    from medtx.labels import SPEC12_KEEP, SPEC12_MERGE, clean_label
-    from medtx.split import split_notes
+    from medtx.data.labels import SPEC12_KEEP, SPEC12_MERGE, clean_label
+    from medtx.data.split import split_notes
 
     raw = pd.read_csv(DATA)
     raw = raw[raw["transcription"].fillna("").str.strip() != ""]
@@ -110,7 +110,7 @@ def _spec12_split():
 def test_real_spec12_baseline_is_a_strong_floor():
     if not DATA.exists():
         pytest.skip(f"real dataset not present at {DATA}")
-    from medtx.evaluate import classification_metrics
+    from medtx.evaluation.metrics import classification_metrics
 
     split = _spec12_split()
     assert not set(split.train["group"]) & set(split.test["group"])

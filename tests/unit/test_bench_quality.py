@@ -29,7 +29,7 @@ def test_overrides_parse_json_values_and_bare_words(bench):
 
 
 def test_baseline_only_run_writes_baseline_and_ceiling(bench, tmp_path, capsys):
-    from medtx.demo import write_demo_csv
+    from medtx.data.demo import write_demo_csv
 
     data = write_demo_csv(tmp_path / "demo.csv", n=300, seed=5)
     out = tmp_path / "quality.json"

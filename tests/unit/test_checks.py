@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from medtx.checks import load_suite, note_group, validate
+from medtx.data.checks import load_suite, note_group, validate
 from medtx.config import LabelSettings
 from medtx.errors import ConfigError, DataValidationError
-from medtx.labels import resolve_policy
-from medtx.redact import redact_preview
+from medtx.data.labels import resolve_policy
+from medtx.data.redact import redact_preview
 
 CLASSES = ("Cardiovascular / Pulmonary", "Orthopedic", "Neurology")
 TOPICS = {"Cardiovascular / Pulmonary": "chest pain and dyspnea on exertion",
@@ -258,7 +258,7 @@ def test_suites_are_files_with_a_reason_per_check_and_documented():
 def test_a_suite_check_that_cannot_run_is_a_config_error(settings, all40, tmp_path, monkeypatch):
     from pathlib import Path
 
-    import medtx.checks as checks
+    import medtx.data.checks as checks
 
     broken = tmp_path / "rows.json"
     broken.write_text(json.dumps({"name": "rows", "expectations": [{

@@ -6,9 +6,9 @@ import re
 import pandas as pd
 import pytest
 
-from medtx.demo import COLUMNS, DEMO_NOTICE, make_demo_notes, write_demo_csv
+from medtx.data.demo import COLUMNS, DEMO_NOTICE, make_demo_notes, write_demo_csv
 from medtx.errors import ConfigError
-from medtx.labels import SPEC12_KEEP, LabelPolicy, clean_label
+from medtx.data.labels import SPEC12_KEEP, LabelPolicy, clean_label
 
 CLINIC = ("CHIEF COMPLAINT:", "HISTORY OF PRESENT ILLNESS:", "PHYSICAL EXAMINATION:",
           "ASSESSMENT:", "PLAN:")
@@ -126,8 +126,8 @@ def test_notice_says_synthetic():
 
 
 def test_validation_quarantines_exactly_the_empty_rows(demo, settings):
-    from medtx.checks import validate
-    from medtx.labels import resolve_policy
+    from medtx.data.checks import validate
+    from medtx.data.labels import resolve_policy
 
     report = validate(demo.assign(row_id=range(len(demo))), settings,
                       resolve_policy(settings.labels, "spec12"))

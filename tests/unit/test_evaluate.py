@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from medtx.evaluate import (
+from medtx.evaluation.metrics import (
     build_evaluation,
     label_ceiling,
     classification_metrics,

@@ -7,7 +7,7 @@ import pytest
 
 from medtx.config import GateSettings
 from medtx.errors import GateFailed
-from medtx.gate import decide
+from medtx.evaluation.gate import decide
 from medtx.reports import gate_card
 
 GATE = GateSettings(min_macro_f1=0.70, min_accuracy=0.75, min_margin_over_baseline=0.02,

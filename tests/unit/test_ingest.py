@@ -1,7 +1,7 @@
 """Ingest turns every kind of unreadable input into an IngestError that names the problem."""
 import pytest
 
-from medtx.data import DEMO_SOURCE, ingest, parse_csv_bytes
+from medtx.data.ingest import DEMO_SOURCE, ingest, parse_csv_bytes
 from medtx.errors import IngestError
 
 HEADER = ",description,medical_specialty,sample_name,transcription,keywords\n"

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from medtx.demo import DEMO_NOTICE
-from medtx.redact import PREVIEW_CHARS
+from medtx.data.demo import DEMO_NOTICE
+from medtx.data.redact import PREVIEW_CHARS
 from medtx.reports.data import (MAX_EXAMPLES, eda_card, eda_summary, split_card, top_terms,
                            validation_card)
 

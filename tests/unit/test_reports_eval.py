@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from medtx.evaluate import build_evaluation, evaluate_system, reliability_bins, softmax
+from medtx.evaluation.metrics import build_evaluation, evaluate_system, reliability_bins, softmax
 from medtx.reports.evaluation import confusion_figure, evaluation_card, reliability_figure
 
 LABELS = ["Cardiology", "Neurology", "Urology"]

@@ -6,7 +6,7 @@ import pytest
 
 from medtx.config import SplitSettings
 from medtx.errors import TrainingError
-from medtx.split import split_notes
+from medtx.data.split import split_notes
 
 
 def group(text):

@@ -135,7 +135,7 @@ def run_tags(version: ModelVersion) -> list[str]:
 
 def file_listing(root: Path) -> dict[str, str]:
     """``{relative posix path: sha256}`` of every file under ``root`` (links refused)."""
-    from medtx.package import file_hashes
+    from medtx.modeling.package import file_hashes
 
     root = Path(root)
     if not root.is_dir():
@@ -151,7 +151,7 @@ def listing_digest(listing: dict[str, str]) -> str:
 
 def verify_package(root: Path) -> None:
     """A well-formed model package whose files match its ``manifest.json`` (IntegrityError)."""
-    from medtx.package import verify_package as check
+    from medtx.modeling.package import verify_package as check
 
     check(Path(root))
 

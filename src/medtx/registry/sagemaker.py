@@ -70,7 +70,7 @@ class SageMakerRegistry(Registry):
 
     def __init__(self, aws: Any, group: str, s3_prefix: str, image_uri: Optional[str] = None,
                  max_attempts: int = 2):
-        from medtx.aws import split_s3_uri
+        from medtx.aws.session import split_s3_uri
 
         self.aws, self.group, self.image_uri, self.max_attempts = aws, group, image_uri, max_attempts
         if _UNSAFE.search(s3_prefix) or _UNSAFE.search(group):
@@ -93,7 +93,7 @@ class SageMakerRegistry(Registry):
     def _client(self, service: str) -> Any:
         with self._lock:  # boto3 sessions are not safe to share while creating clients
             if service not in self._clients:
-                from medtx.aws import client
+                from medtx.aws.session import client
 
                 self._clients[service] = client(self.aws, service, max_attempts=self.max_attempts)
             return self._clients[service]
@@ -108,7 +108,7 @@ class SageMakerRegistry(Registry):
         return self._uri(key)
 
     def _get_json(self, uri: str) -> dict:
-        from medtx.aws import split_s3_uri
+        from medtx.aws.session import split_s3_uri
 
         bucket, key = split_s3_uri(uri)
         obj = _call("S3 get_object", self._client("s3").get_object, Bucket=bucket, Key=key)
@@ -144,7 +144,7 @@ class SageMakerRegistry(Registry):
         s3 = self._client("s3")
         listed = _call("S3 list_objects_v2", s3.list_objects_v2, Bucket=self.bucket, Prefix=key)
         if not any(o["Key"] == key for o in listed.get("Contents", [])):
-            from medtx.package import make_tarball
+            from medtx.modeling.package import make_tarball
 
             with tempfile.TemporaryDirectory() as tmp:
                 archive = make_tarball(package_dir, Path(tmp) / "model.tar.gz")
@@ -278,8 +278,8 @@ class SageMakerRegistry(Registry):
                 for o in sorted(objects, key=lambda o: o["Key"])]
 
     def fetch(self, version: int, dest: Path) -> Path:
-        from medtx.aws import split_s3_uri
-        from medtx.package import extract_tarball
+        from medtx.aws.session import split_s3_uri
+        from medtx.modeling.package import extract_tarball
 
         reg = self._registration(self._describe(version))
         dest = Path(dest)

@@ -16,8 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from medtx.labels import clean_label
-from medtx.redact import PREVIEW_CHARS
+from medtx.data.labels import clean_label
+from medtx.data.redact import PREVIEW_CHARS
 
 VEGA_SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 MAX_EXAMPLES = 20  # quarantined rows shown as examples
@@ -164,7 +164,7 @@ def _bar_chart(values: list[dict], x: str, y: str, title: str, horizontal: bool 
 
 def demo_banner() -> list:
     """A loud banner saying the run uses synthetic demo notes (for any card of a demo run)."""
-    from medtx.demo import DEMO_NOTICE
+    from medtx.data.demo import DEMO_NOTICE
 
     return [_cards().Markdown(f"## ⚠️ DEMO DATA: synthetic notes, not real clinical data\n\n"
                               f"**{DEMO_NOTICE}**")]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from medtx.gate import GateDecision
+from medtx.evaluation.gate import GateDecision
 
 
 def _fmt(metrics: Optional[dict], key: str) -> str:

@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 
 from medtx.errors import TrainingError
-from medtx.features import Encoded
+from medtx.modeling.features import Encoded
 
-log = logging.getLogger("medtx.train")
+log = logging.getLogger("medtx.modeling.train")
 
 
 @dataclass

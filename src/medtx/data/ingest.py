@@ -15,11 +15,11 @@ from typing import Optional
 
 import pandas as pd
 
-from medtx.aws import client, split_s3_uri
+from medtx.aws.session import client, split_s3_uri
 from medtx.config import Settings
 from medtx.errors import IngestError
 
-log = logging.getLogger("medtx.data")
+log = logging.getLogger("medtx.data.ingest")
 
 DEMO_SOURCE = "demo://medtx"
 
@@ -102,7 +102,7 @@ def ingest(source: Optional[str], settings: Settings) -> tuple[pd.DataFrame, Ing
     """Read the configured data (``source`` wins over ``settings.data.path``; neither = demo)."""
     source = source or settings.data.path
     if not source:
-        from medtx.demo import DEMO_NOTICE, make_demo_notes
+        from medtx.data.demo import DEMO_NOTICE, make_demo_notes
 
         log.warning("%s", DEMO_NOTICE)
         data = make_demo_notes(n=settings.data.demo_notes).to_csv(index=False).encode("utf-8")

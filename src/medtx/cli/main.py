@@ -17,9 +17,10 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from medtx.config.paths import default_config
 from medtx.errors import MedtxError
 
-DEFAULT_CONFIG = "configs/local.json"
+DEFAULT_CONFIG = default_config()
 
 
 def _settings(args: argparse.Namespace):
@@ -32,17 +33,17 @@ def _settings(args: argparse.Namespace):
 
 
 def _load_predictor(ref: str, settings):
-    from medtx.predict import Predictor
-    from medtx.registry.cli import resolve_model_ref
+    from medtx.modeling.predictor import Predictor
+    from medtx.cli.models import resolve_model_ref
 
     return Predictor.load(resolve_model_ref(ref, settings))
 
 
 def _validated_notes(data: str, settings):
     """Ingest + the same great-expectations suites TrainFlow runs; returns (notes, report)."""
-    from medtx import checks
-    from medtx.data import ingest
-    from medtx.labels import resolve_policy
+    from medtx.data import checks
+    from medtx.data.ingest import ingest
+    from medtx.data.labels import resolve_policy
 
     raw, _ = ingest(data, settings)
     report = checks.validate(raw, settings, resolve_policy(settings.labels))
@@ -53,7 +54,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """Score a model on any CSV, over distinct (text, label) pairs after the label policy."""
     import numpy as np
 
-    from medtx.evaluate import (
+    from medtx.evaluation.metrics import (
         classification_metrics, expected_calibration_error, label_ceiling, summarize_for_cli,
     )
 
@@ -123,7 +124,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
     """Write the built-in synthetic demo set as a CSV."""
-    from medtx.demo import write_demo_csv
+    from medtx.data.demo import write_demo_csv
 
     path = write_demo_csv(args.out, n=args.n, seed=args.seed)
     print(path)
@@ -131,7 +132,7 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from medtx.registry.cli import add_models_parser
+    from medtx.cli.models import add_models_parser
 
     parser = argparse.ArgumentParser(prog="medtx", description=__doc__.split("\n\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")

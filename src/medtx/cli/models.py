@@ -11,13 +11,14 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from medtx.config.paths import default_config
 from medtx.errors import ModelLoadError
 from medtx.registry.base import (
     APPROVED, REJECTED, AuditEvent, ModelVersion, Registry, current_actor, is_version_ref,
     open_registry,
 )
 
-DEFAULT_CONFIG = "configs/local.json"
+DEFAULT_CONFIG = default_config()
 
 
 def _registry(args: argparse.Namespace) -> Registry:
@@ -144,7 +145,7 @@ def add_models_parser(subparsers: Any) -> None:
 
 def _unpack_tarball(tar: Path, cache: Path) -> Path:
     """Extract a SageMaker ``model.tar.gz`` once (keyed by its sha256) and verify it."""
-    from medtx.package import extract_tarball, sha256_file, verify_package
+    from medtx.modeling.package import extract_tarball, sha256_file, verify_package
 
     dest = cache / "tarballs" / sha256_file(tar)
     if dest.is_dir():

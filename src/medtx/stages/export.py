@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from medtx.evaluate import write_evaluation
-from medtx.package import make_tarball, package_from_bytes
+from medtx.evaluation.metrics import write_evaluation
+from medtx.modeling.package import make_tarball, package_from_bytes
 
 
 def export_run(package: bytes, evaluation: dict, output_dir: str | Path, run_id: str) -> Path:

@@ -18,9 +18,10 @@ from typing import Any
 import pandas as pd
 
 from medtx.config import Settings
+from medtx.config.paths import data_checks_dirs
 from medtx.errors import ConfigError, DataValidationError
-from medtx.labels import LabelPolicy, clean_label
-from medtx.redact import redact_preview
+from medtx.data.labels import LabelPolicy, clean_label
+from medtx.data.redact import redact_preview
 
 LEAK_WINDOW = 60  # characters at the start of a text searched for its own label
 #: U+FFFD, or a UTF-8 lead byte read as cp1252/latin-1 ("Ã©", "Â°", "â€™") followed by a
@@ -64,9 +65,7 @@ def note_group(text: str) -> str:
 
 def suite_path(name: str) -> Path:
     """``<name>.json`` in ``$MEDTX_DATA_CHECKS``, else ``data_checks/`` of the source tree or cwd."""
-    dirs = [Path(os.environ["MEDTX_DATA_CHECKS"])] if os.environ.get("MEDTX_DATA_CHECKS") else []
-    dirs += [r / "data_checks" for r in (Path(__file__).parents[2], Path.cwd())]
-    candidates = [d / f"{name}.json" for d in dirs]
+    candidates = [d / f"{name}.json" for d in data_checks_dirs()]
     for path in (p for p in candidates if p.is_file()):
         return path
     raise ConfigError(f"data check suite {name!r} not found; looked at {[str(p) for p in candidates]}")

@@ -11,15 +11,7 @@ from typing import Any, Iterable
 from metaflow import StepMutator
 
 from medtx.config import Settings, settings_from
-
-#: configs/ next to flows/ in a checkout; the default config of every flow.
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
-
-
-def default_config(name: str = "local.json") -> str:
-    """Path of a config file shipped in ``configs/`` (absolute, so flows run from any cwd)."""
-    return str(CONFIG_DIR / name)
-
+from medtx.config.paths import default_config  # noqa: F401  (flows: Config default)
 
 def setup_logging() -> None:
     """Log medtx's INFO lines to the step's stdout (flows call this, the library never does)."""

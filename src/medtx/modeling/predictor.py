@@ -6,8 +6,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from medtx.evaluate import softmax
-from medtx.features import LongNoteStrategy, encode_texts
+from medtx.evaluation.metrics import softmax
+from medtx.modeling.features import LongNoteStrategy, encode_texts
 
 
 class Predictor:
@@ -15,7 +15,7 @@ class Predictor:
 
     def __init__(self, model: Any, tokenizer: Any, meta: dict, device: str | None = None,
                  batch_size: int = 32):
-        from medtx.train import pick_device
+        from medtx.modeling.train import pick_device
 
         self.model, self.tokenizer, self.meta = model, tokenizer, dict(meta)
         self.strategy = LongNoteStrategy.from_dict(meta["long_note"])
@@ -30,15 +30,15 @@ class Predictor:
 
     @classmethod
     def load(cls, path: Path | str, device: str | None = None, verify: bool = True) -> "Predictor":
-        """Verify and load a package folder (see :func:`medtx.package.load_package`)."""
-        from medtx.package import load_package
+        """Verify and load a package folder (see :func:`medtx.modeling.package.load_package`)."""
+        from medtx.modeling.package import load_package
 
         model, tokenizer, meta = load_package(Path(path), verify=verify)
         return cls(model, tokenizer, meta, device=device)
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         """Raw logits ``[n, n_classes]`` (chunk windows mean-pooled per note)."""
-        from medtx.train import predict_logits
+        from medtx.modeling.train import predict_logits
 
         enc = encode_texts(list(texts), self.tokenizer, self.strategy)
         return predict_logits(self.model, enc, batch_size=self.batch_size, device=self.device)

@@ -212,7 +212,7 @@ def load_package(path: Path, verify: bool = True, attn: str = "sdpa") -> tuple[A
     from safetensors import SafetensorError
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from medtx.models import error_summary
+    from medtx.modeling.pretrained import error_summary
 
     root = Path(path)
     meta = read_meta(root, verify)

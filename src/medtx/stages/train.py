@@ -17,9 +17,9 @@ from typing import Any, Optional
 import numpy as np
 
 from medtx.config import Settings
-from medtx.split import Split
+from medtx.data.split import Split
 
-log = logging.getLogger("medtx.pipeline")
+log = logging.getLogger("medtx.stages.train")
 
 
 @dataclass
@@ -63,8 +63,8 @@ class Registered:
 
 def tokenize(split: Split, settings: Settings, cache_dir: Optional[Path]) -> Tokenized:
     """Tokenize train/val/test with the configured long-note strategy (cached on disk)."""
-    from medtx.features import LongNoteStrategy, data_hash, tokenize_split
-    from medtx.models import load_tokenizer, resolve_model_source
+    from medtx.modeling.features import LongNoteStrategy, data_hash, tokenize_split
+    from medtx.modeling.pretrained import load_tokenizer, resolve_model_source
 
     t0 = time.perf_counter()
     source = resolve_model_source(settings.model.name_or_path)
@@ -81,9 +81,9 @@ def tokenize(split: Split, settings: Settings, cache_dir: Optional[Path]) -> Tok
 
 def finetune(split: Split, tok: Tokenized, settings: Settings, pathspec: str) -> FineTuned:
     """Fine-tune the configured model; return its package bytes and val/test logits."""
-    from medtx import train
-    from medtx.models import load_classifier, load_tokenizer
-    from medtx.package import package_to_bytes, save_package
+    from medtx.modeling import train
+    from medtx.modeling.pretrained import load_classifier, load_tokenizer
+    from medtx.modeling.package import package_to_bytes, save_package
 
     t0 = time.perf_counter()
     train.set_seed(settings.train.seed)
@@ -112,7 +112,7 @@ def finetune(split: Split, tok: Tokenized, settings: Settings, pathspec: str) ->
 
 def baseline(split: Split, settings: Settings) -> BaselineScores:
     """Fit the TF-IDF + linear floor on the same train split; score val and test."""
-    from medtx.baseline import fit_baseline
+    from medtx.modeling.baseline import fit_baseline
 
     t0 = time.perf_counter()
     model = fit_baseline(list(split.train["text"]), split.y("train"), len(split.labels), seed=settings.train.seed)
@@ -126,15 +126,15 @@ def baseline(split: Split, settings: Settings) -> BaselineScores:
 
 def score_system(name: str, val_scores: np.ndarray, test_scores: np.ndarray, split: Split) -> dict:
     """One system's test metrics and calibration on ``split`` (temperature fitted on validation)."""
-    from medtx.evaluate import evaluate_system
+    from medtx.evaluation.metrics import evaluate_system
 
     return evaluate_system(name, val_scores, split.y("val"), test_scores, split.y("test"),
                            labels=split.labels, test_all_labels=list(split.test["all_labels"]))
 
 
 def split_ceiling(split: Split) -> dict:
-    """The single-label ceiling of ``split``'s test rows (:func:`medtx.evaluate.label_ceiling`)."""
-    from medtx.evaluate import label_ceiling
+    """The single-label ceiling of ``split``'s test rows (:func:`medtx.evaluation.metrics.label_ceiling`)."""
+    from medtx.evaluation.metrics import label_ceiling
 
     return label_ceiling(split.y("test"), list(split.test["group"]), len(split.labels))
 
@@ -145,8 +145,8 @@ def evaluate(split: Split, ft: FineTuned, base: BaselineScores, meta: dict) -> t
     Returns the ``evaluation.json`` document and the model package updated with its
     temperature, metrics and evaluation (the manifest is rewritten, so it stays verifiable).
     """
-    from medtx.evaluate import build_evaluation, summarize_for_cli, write_evaluation
-    from medtx.package import add_files, package_from_bytes, package_to_bytes, update_meta
+    from medtx.evaluation.metrics import build_evaluation, summarize_for_cli, write_evaluation
+    from medtx.modeling.package import add_files, package_from_bytes, package_to_bytes, update_meta
 
     model_eval = score_system("model", ft.val_logits, ft.test_logits, split)
     base_eval = score_system("baseline", base.val_scores, base.test_scores, split)
@@ -170,7 +170,7 @@ def rescore_champion(package_dir: Path, split: Split) -> dict:
     """
     from sklearn.metrics import f1_score
 
-    from medtx.predict import Predictor
+    from medtx.modeling.predictor import Predictor
 
     predictor = Predictor.load(package_dir)
     probs = predictor.predict_proba(list(split.test["text"]))
@@ -189,8 +189,8 @@ def rescore_champion(package_dir: Path, split: Split) -> dict:
 def register(settings: Settings, package: bytes, evaluation: dict, split: Split,
              lineage: dict, actor: str) -> Registered:
     """Gate the candidate against baseline and champion, then register it with that status."""
-    from medtx.gate import decide
-    from medtx.package import package_from_bytes
+    from medtx.evaluation.gate import decide
+    from medtx.modeling.package import package_from_bytes
     from medtx.registry import open_registry, run_tags
 
     registry = open_registry(settings)

@@ -1,0 +1,1 @@
+"""AWS access: sessions per account (assumed roles, refreshed), clients and S3 helpers."""

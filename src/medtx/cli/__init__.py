@@ -1,0 +1,1 @@
+"""The ``medtx`` command, one module per verb group."""

@@ -1,0 +1,1 @@
+"""One function per flow step, over frozen, typed artifacts (``train`` for TrainFlow)."""
