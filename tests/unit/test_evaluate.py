@@ -6,20 +6,12 @@ import json
 import numpy as np
 import pytest
 
-from medtx.evaluation.metrics import (
-    build_evaluation,
-    label_ceiling,
-    classification_metrics,
-    evaluate_system,
-    expected_calibration_error,
-    fit_temperature,
-    negative_log_likelihood,
-    read_evaluation,
-    reliability_bins,
-    softmax,
-    summarize_for_cli,
-    write_evaluation,
-)
+from medtx.evaluation.calibration import expected_calibration_error, fit_temperature, negative_log_likelihood, reliability_bins
+from medtx.evaluation.ceiling import label_ceiling
+from medtx.evaluation.document import build_evaluation, read_evaluation, summarize_for_cli, write_evaluation
+from medtx.evaluation.metrics import classification_metrics
+from medtx.evaluation.scoring import evaluate_system
+from medtx.modeling.inference import softmax
 
 LABELS = ["A", "B", "C"]
 

@@ -6,7 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from medtx.evaluation.metrics import build_evaluation, evaluate_system, reliability_bins, softmax
+from medtx.evaluation.calibration import reliability_bins
+from medtx.evaluation.document import build_evaluation
+from medtx.evaluation.scoring import evaluate_system
+from medtx.modeling.inference import softmax
 from medtx.reports.evaluation import confusion_figure, evaluation_card, reliability_figure
 
 LABELS = ["Cardiology", "Neurology", "Urology"]

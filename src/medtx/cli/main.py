@@ -54,9 +54,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """Score a model on any CSV, over distinct (text, label) pairs after the label policy."""
     import numpy as np
 
-    from medtx.evaluation.metrics import (
-        classification_metrics, expected_calibration_error, label_ceiling, summarize_for_cli,
-    )
+    from medtx.evaluation.calibration import expected_calibration_error
+    from medtx.evaluation.ceiling import label_ceiling
+    from medtx.evaluation.document import summarize_for_cli
+    from medtx.evaluation.metrics import classification_metrics
 
     settings = _settings(args)
     predictor = _load_predictor(args.model, settings)

@@ -121,7 +121,7 @@ class Baseline:
 
     def predict_proba(self, texts: Sequence[str], temperature: Optional[float] = None) -> np.ndarray:
         """``softmax(scores / T)``; ``T`` defaults to the fitted ``self.temperature``."""
-        from medtx.evaluation.metrics import softmax
+        from medtx.modeling.inference import softmax
 
         t = self.temperature if temperature is None else temperature
         return softmax(self.decision_scores(texts), t)

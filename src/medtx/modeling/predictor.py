@@ -6,7 +6,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from medtx.evaluation.metrics import softmax
+from medtx.modeling.inference import softmax
 from medtx.modeling.features import LongNoteStrategy, encode_texts
 
 

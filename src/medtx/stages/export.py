@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from medtx.evaluation.metrics import write_evaluation
+from medtx.evaluation.document import write_evaluation
 from medtx.modeling.package import make_tarball, package_from_bytes
 
 

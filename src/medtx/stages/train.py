@@ -126,7 +126,7 @@ def baseline(split: Split, settings: Settings) -> BaselineScores:
 
 def score_system(name: str, val_scores: np.ndarray, test_scores: np.ndarray, split: Split) -> dict:
     """One system's test metrics and calibration on ``split`` (temperature fitted on validation)."""
-    from medtx.evaluation.metrics import evaluate_system
+    from medtx.evaluation.scoring import evaluate_system
 
     return evaluate_system(name, val_scores, split.y("val"), test_scores, split.y("test"),
                            labels=split.labels, test_all_labels=list(split.test["all_labels"]))
@@ -134,7 +134,7 @@ def score_system(name: str, val_scores: np.ndarray, test_scores: np.ndarray, spl
 
 def split_ceiling(split: Split) -> dict:
     """The single-label ceiling of ``split``'s test rows (:func:`medtx.evaluation.metrics.label_ceiling`)."""
-    from medtx.evaluation.metrics import label_ceiling
+    from medtx.evaluation.ceiling import label_ceiling
 
     return label_ceiling(split.y("test"), list(split.test["group"]), len(split.labels))
 
@@ -145,7 +145,7 @@ def evaluate(split: Split, ft: FineTuned, base: BaselineScores, meta: dict) -> t
     Returns the ``evaluation.json`` document and the model package updated with its
     temperature, metrics and evaluation (the manifest is rewritten, so it stays verifiable).
     """
-    from medtx.evaluation.metrics import build_evaluation, summarize_for_cli, write_evaluation
+    from medtx.evaluation.document import build_evaluation, summarize_for_cli, write_evaluation
     from medtx.modeling.package import add_files, package_from_bytes, package_to_bytes, update_meta
 
     model_eval = score_system("model", ft.val_logits, ft.test_logits, split)
