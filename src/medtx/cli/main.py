@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from medtx.config import DataSettings
 from medtx.config.paths import default_config
 from medtx.errors import MedtxError
 
@@ -167,7 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo-data", help="write the synthetic demo set as CSV")
     p.add_argument("out", help="output CSV path")
-    p.add_argument("--n", type=int, default=600, help="number of notes (default 600)")
+    p.add_argument("--n", type=int, default=DataSettings().demo_notes,
+                   help="number of notes (default: %(default)s, as data.demo_notes)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_demo_data)
 

@@ -17,6 +17,8 @@ from typing import Any, Literal, Optional
 from medtx.errors import ConfigError
 
 _REQUIRED = dataclasses.MISSING
+#: the shortest token window a model may use (special tokens included)
+MIN_MAX_LENGTH = 16
 
 
 @dataclass(frozen=True)
@@ -219,8 +221,8 @@ def _check_values(s: Settings) -> None:
         raise ConfigError("split.test_size and split.val_size must be between 0 and 1")
     if s.split.test_size + s.split.val_size >= 0.9:
         raise ConfigError("split.test_size + split.val_size must leave at least 10% for training")
-    if s.model.max_length < 16:
-        raise ConfigError("model.max_length must be at least 16 tokens")
+    if s.model.max_length < MIN_MAX_LENGTH:
+        raise ConfigError(f"model.max_length must be at least {MIN_MAX_LENGTH} tokens")
     if s.model.long_note == "head_tail" and not 0 <= s.model.head_tokens < s.model.max_length - 2:
         raise ConfigError("model.head_tokens must be >= 0 and smaller than model.max_length - 2")
     if s.train.epochs < 1 or s.train.batch_size < 1:

@@ -13,7 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from medtx.config import DataSettings
 from medtx.errors import ConfigError
+
+#: size of the built-in demo set: the one default is ``data.demo_notes`` in the config
+DEMO_NOTES = DataSettings().demo_notes
 
 DEMO_NOTICE = ("This run uses the built-in synthetic demo notes (invented text, not real clinical "
                "data); its metrics say nothing about real-world performance.")
@@ -267,7 +271,7 @@ def _note(rng: random.Random, spec: str) -> dict:
             "transcription": text, "terms": terms, "kind": kind}
 
 
-def make_demo_notes(n: int = 720, seed: int = 0) -> pd.DataFrame:
+def make_demo_notes(n: int = DEMO_NOTES, seed: int = 0) -> pd.DataFrame:
     """``n`` synthetic notes in the mtsamples CSV layout; identical output for the same seed."""
     if not isinstance(n, int) or n < MIN_NOTES:
         raise ConfigError(f"demo set needs at least {MIN_NOTES} notes, got n={n!r}")
@@ -303,7 +307,7 @@ def make_demo_notes(n: int = 720, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
-def write_demo_csv(path: str | Path, n: int = 720, seed: int = 0) -> Path:
+def write_demo_csv(path: str | Path, n: int = DEMO_NOTES, seed: int = 0) -> Path:
     """Write the demo set as a CSV shaped like mtsamples.csv (unnamed first column)."""
     out = Path(path)
     frame = make_demo_notes(n=n, seed=seed).rename(columns={"Unnamed: 0": ""})

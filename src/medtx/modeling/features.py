@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
+from medtx.config import MIN_MAX_LENGTH
+
 log = logging.getLogger("medtx.modeling.features")
 
 KINDS = ("head_tail", "head", "chunks")
@@ -45,8 +47,8 @@ class LongNoteStrategy:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"long-note kind must be one of {KINDS}, got {self.kind!r}")
-        if self.max_length < 8:
-            raise ValueError("max_length must be at least 8 tokens")
+        if self.max_length < MIN_MAX_LENGTH:
+            raise ValueError(f"max_length must be at least {MIN_MAX_LENGTH} tokens")
         if self.kind == "head_tail" and not 0 <= self.head_tokens < self.max_length - 2:
             raise ValueError("head_tokens must be >= 0 and below max_length - 2")
         if self.chunk_stride < 0 or self.max_chunks < 1:
