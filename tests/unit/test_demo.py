@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from medtx.data.demo import COLUMNS, DEMO_NOTICE, make_demo_notes, write_demo_csv
+from medtx.config import DataSettings
 from medtx.errors import ConfigError
 from medtx.data.labels import SPEC12_KEEP, LabelPolicy, clean_label
 
@@ -30,7 +31,7 @@ def texts(demo) -> pd.DataFrame:
 
 def test_layout_matches_mtsamples(demo):
     assert list(demo.columns) == list(COLUMNS)
-    assert len(demo) == 720
+    assert len(demo) == DataSettings().demo_notes == 600
     assert demo["Unnamed: 0"].tolist() == list(range(720))
     assert demo["medical_specialty"].str.startswith(" ").all()
     assert demo["description"].str.startswith(" ").all()
