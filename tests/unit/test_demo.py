@@ -32,7 +32,7 @@ def texts(demo) -> pd.DataFrame:
 def test_layout_matches_mtsamples(demo):
     assert list(demo.columns) == list(COLUMNS)
     assert len(demo) == DataSettings().demo_notes == 600
-    assert demo["Unnamed: 0"].tolist() == list(range(720))
+    assert demo["Unnamed: 0"].tolist() == list(range(len(demo)))
     assert demo["medical_specialty"].str.startswith(" ").all()
     assert demo["description"].str.startswith(" ").all()
     assert demo["sample_name"].str.endswith(" ").all()
