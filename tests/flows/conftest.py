@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections import Counter
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+TRAIN_FLOW = str(ROOT / "flows" / "train_flow.py")
 
 
 @pytest.fixture(scope="session")
@@ -63,3 +65,33 @@ def flow_config(tmp_path, tiny_model_dir):
         return path
 
     return make
+
+
+@pytest.fixture
+def run_flow():
+    """A function that runs (or resumes: ``resume_from=(run_id, step)``) TrainFlow in ``workdir``,
+    which holds its own .metaflow datastore and .medtx cache.
+
+    ``run_flow(workdir, cfg, expect_failure=False, resume_from=None, **params)`` returns the
+    Metaflow ``Run`` (asserting it succeeded) or, with ``expect_failure``, ``(status, logs)``."""
+    from metaflow import Runner
+
+    def run(workdir, cfg, expect_failure=False, resume_from=None, **params):
+        env = {"USER": "medtx-tests", "MEDTX_CACHE": str(workdir / "cache"), "HF_HUB_OFFLINE": "1"}
+        old = os.getcwd()
+        os.chdir(workdir)  # the Client finds the run's .metaflow from the working directory
+        try:
+            config = [] if resume_from else [("cfg", str(cfg))]  # a resume reuses the run's config
+            with Runner(TRAIN_FLOW, show_output=False, env=env, cwd=str(workdir), config=config) as runner:
+                if resume_from:
+                    result = runner.resume(origin_run_id=resume_from[0], step_to_rerun=resume_from[1])
+                else:
+                    result = runner.run(**params)
+                if not expect_failure:
+                    assert result.status == "successful", result.stderr[-4000:]
+                    return result.run
+                return result.status, result.stdout + result.stderr  # logs vanish when the Runner closes
+        finally:
+            os.chdir(old)
+
+    return run

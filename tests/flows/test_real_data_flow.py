@@ -7,15 +7,15 @@ import json
 
 import pytest
 
-from test_train_flow import run_flow
-
 
 CHUNKED = {"model": {"long_note": "chunks", "max_chunks": 4, "chunk_stride": 8},
            "train": {"window_sampling": "one_per_note"}}
 
 
+@pytest.mark.slow
+@pytest.mark.real_data
 @pytest.mark.parametrize("preset, n_classes, recipe", [("spec12", 12, {}), ("all40", 40, CHUNKED)])
-def test_real_data_runs_with_a_text_disjoint_split(tmp_path, flow_config, real_data_path, preset,
+def test_real_data_runs_with_a_text_disjoint_split(tmp_path, flow_config, run_flow, real_data_path, preset,
                                                    n_classes, recipe):
     train = {"epochs": 1, "max_train_notes": 300, **recipe.get("train", {})}
     cfg = flow_config(train=train, **{k: v for k, v in recipe.items() if k != "train"})

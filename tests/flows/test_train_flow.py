@@ -12,30 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FLOW = str(ROOT / "flows" / "train_flow.py")
 
 
-def run_flow(workdir, cfg, expect_failure=False, resume_from=None, **params):
-    """Run (or resume: ``resume_from=(run_id, step)``) TrainFlow in ``workdir``, which holds
-    its own .metaflow datastore and .medtx cache."""
-    from metaflow import Runner
-
-    env = {"USER": "medtx-tests", "MEDTX_CACHE": str(workdir / "cache"), "HF_HUB_OFFLINE": "1"}
-    old = os.getcwd()
-    os.chdir(workdir)  # the Client finds the run's .metaflow from the working directory
-    try:
-        config = [] if resume_from else [("cfg", str(cfg))]  # a resume reuses the run's config
-        with Runner(FLOW, show_output=False, env=env, cwd=str(workdir), config=config) as runner:
-            if resume_from:
-                result = runner.resume(origin_run_id=resume_from[0], step_to_rerun=resume_from[1])
-            else:
-                result = runner.run(**params)
-            if not expect_failure:
-                assert result.status == "successful", result.stderr[-4000:]
-                return result.run
-            return result.status, result.stdout + result.stderr  # logs vanish when the Runner closes
-    finally:
-        os.chdir(old)
-
-
-def test_train_flow_end_to_end_registers_and_exports(tmp_path, flow_config, demo_csv, capsys):
+def test_train_flow_end_to_end_registers_and_exports(tmp_path, flow_config, demo_csv, capsys, run_flow):
     cfg = flow_config()
     run = run_flow(tmp_path, cfg, data=str(demo_csv), output_dir=str(tmp_path / "out"))
     assert run.successful
@@ -91,7 +68,7 @@ def test_train_flow_end_to_end_registers_and_exports(tmp_path, flow_config, demo
     assert any("champion" in n for n in names)
 
 
-def test_leak_guard_fails_the_run_with_a_named_check(tmp_path, flow_config, demo_csv):
+def test_leak_guard_fails_the_run_with_a_named_check(tmp_path, flow_config, demo_csv, run_flow):
     cfg = flow_config(data={"text_field": "keywords"})
     status, logs = run_flow(tmp_path, cfg, data=str(demo_csv), expect_failure=True)
     assert status == "failed"
