@@ -1,20 +1,24 @@
 """Typed settings parsed from a Metaflow ``Config`` file (``configs/<env>.json``)."""
+from medtx.config.parse import load_settings, parse_config, parse_settings, settings_from
 from medtx.config.settings import (
     MIN_MAX_LENGTH,
-    DataSettings,
-    LabelSettings,
-    SplitSettings,
-    ModelSettings,
-    TrainSettings,
-    ComputeSettings,
-    GateSettings,
-    RegistrySettings,
+    AccountSettings,
     AwsSettings,
+    BaselineSettings,
+    ComputeSettings,
+    DataSettings,
+    GateSettings,
+    LabelSettings,
+    ModelSettings,
+    RegistrySettings,
     Settings,
-    parse_settings,
-    parse_config,
-    load_settings,
-    settings_from,
+    SplitSettings,
+    TrainSettings,
 )
 
-__all__ = ["MIN_MAX_LENGTH", 'DataSettings', 'LabelSettings', 'SplitSettings', 'ModelSettings', 'TrainSettings', 'ComputeSettings', 'GateSettings', 'RegistrySettings', 'AwsSettings', 'Settings', 'parse_settings', 'parse_config', 'load_settings', 'settings_from']
+__all__ = [
+    "MIN_MAX_LENGTH", "DataSettings", "LabelSettings", "SplitSettings", "ModelSettings",
+    "TrainSettings", "BaselineSettings", "ComputeSettings", "GateSettings", "RegistrySettings",
+    "AccountSettings", "AwsSettings", "Settings", "parse_settings", "parse_config",
+    "load_settings", "settings_from",
+]

@@ -16,24 +16,12 @@ Choice, measured on mtsamples with text-disjoint splits (5 split seeds each, 2 C
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
 
+from medtx.config import BaselineSettings  # the ``baseline`` config section
 from medtx.errors import TrainingError
-
-
-@dataclass(frozen=True)
-class BaselineSettings:
-    """TF-IDF and SVM knobs; the defaults are the measured best on the real data."""
-
-    ngram_max: int = 1  # word n-grams 1..ngram_max
-    min_df: int = 2  # ignore terms in fewer notes than this
-    max_features: Optional[int] = 200_000
-    C: float = 1.0  # inverse regularisation of the SVM
-    class_weight: Optional[str] = "balanced"  # "balanced" or None
-    sublinear_tf: bool = True  # 1 + log(tf): long notes do not swamp short ones
 
 
 def _as_texts(texts: Sequence[str], what: str) -> list[str]:
