@@ -1,61 +1,153 @@
-"""AWS sessions and clients: region, endpoint overrides for emulators, cross-account roles.
+"""AWS sessions and clients per account: assumed roles whose credentials refresh themselves.
 
-``AwsSettings.endpoint_url`` (or the standard ``AWS_ENDPOINT_URL`` variable, which boto3 reads
-itself) points every client at an S3/SageMaker emulator such as moto or MinIO.
-``AwsSettings.role_arn`` makes medtx assume a role in another account (dev/staging/prod) first.
+``session(aws, account=None)`` gives one cached boto3 session per target: the base credentials
+(environment, profile, instance role) when no role applies, else a role assumed with
+``sts:AssumeRole``. ``account=None`` is the default account (``aws.role_arn`` when set);
+``account="serving"`` is an entry of ``aws.accounts``. Assumed-role credentials are botocore
+refreshable credentials: they are fetched on first use and fetched again before they expire, so a
+server or a long monitoring run keeps working.
+
+``aws.endpoint_url`` (or ``AWS_ENDPOINT_URL``, which boto3 reads itself) points every client, STS
+included, at an emulator such as moto or MinIO. Sessions and clients are created under a lock:
+boto3 sessions are not safe to create clients from concurrently; the clients themselves are.
 """
 from __future__ import annotations
 
-import functools
 import threading
+from dataclasses import dataclass
 from typing import Any, Optional
 
+from medtx.aws.s3 import split_s3_uri  # noqa: F401  (kept importable from here)
 from medtx.config import AwsSettings
 from medtx.errors import ConfigError
 
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/key`` -> ``(bucket, key)``; raises ConfigError when malformed."""
-    if not uri.startswith("s3://"):
-        raise ConfigError(f"not an s3:// URI: {uri!r}")
-    bucket, _, key = uri[5:].partition("/")
-    if not bucket:
-        raise ConfigError(f"S3 URI has no bucket: {uri!r}")
-    return bucket, key
+#: lifetime asked for each assumed-role credential set (botocore refreshes 15 min before the end)
+ROLE_DURATION_S = 3600
 
 
-def _client_kwargs(aws: AwsSettings) -> dict:
-    kwargs: dict[str, Any] = {"region_name": aws.region}
-    if aws.endpoint_url:
-        kwargs["endpoint_url"] = aws.endpoint_url
+@dataclass(frozen=True)
+class Target:
+    """What a session is for: where it talks to and which role, if any, it assumes."""
+
+    region: str
+    endpoint_url: Optional[str] = None
+    role_arn: Optional[str] = None
+    account_id: Optional[str] = None
+    external_id: Optional[str] = None
+    session_name: str = "medtx"
+
+
+def target(aws: AwsSettings, account: Optional[str] = None, session_name: str = "medtx") -> Target:
+    """The target of ``account`` (None = default); ConfigError for an unknown account name."""
+    if not isinstance(aws, AwsSettings):
+        raise ConfigError(f"expected AwsSettings (settings.aws), got {type(aws).__name__}")
+    if account is None:
+        return Target(aws.region, aws.endpoint_url, aws.role_arn,
+                      aws.account_id if aws.role_arn else None, None, session_name)
+    acct = aws.get_account(account)
+    return Target(acct.region or aws.region, aws.endpoint_url, acct.role_arn, acct.account_id,
+                  acct.external_id, session_name)
+
+
+class _Entry:
+    """A cached session and the lock that guards creating clients from it."""
+
+    def __init__(self, session: Any):
+        self.session = session
+        self.lock = threading.Lock()
+
+
+_LOCK = threading.Lock()
+_SESSIONS: dict[Target, _Entry] = {}
+
+
+def _endpoint(t: Target) -> dict:
+    kwargs: dict[str, Any] = {"region_name": t.region}
+    if t.endpoint_url:
+        kwargs["endpoint_url"] = t.endpoint_url
     return kwargs
 
 
-@functools.lru_cache(maxsize=16)
-def session(aws: AwsSettings, session_name: str = "medtx") -> Any:
-    """A boto3 session, with ``aws.role_arn`` assumed when set (cross-account access)."""
+def _sts_client(base: Any, t: Target) -> Any:
+    """The STS client (base credentials) that fetches ``t``'s role credentials."""
+    return base.client("sts", **_endpoint(t))
+
+
+def _role_fetcher(sts: Any, t: Target) -> Any:
+    """A botocore ``refresh_using`` callable: one sts:AssumeRole -> credential metadata."""
+
+    def fetch() -> dict:
+        request: dict[str, Any] = {"RoleArn": t.role_arn, "RoleSessionName": t.session_name,
+                                   "DurationSeconds": ROLE_DURATION_S}
+        if t.external_id:
+            request["ExternalId"] = t.external_id
+        creds = sts.assume_role(**request)["Credentials"]
+        expiry = creds["Expiration"]
+        metadata = {
+            "access_key": creds["AccessKeyId"], "secret_key": creds["SecretAccessKey"],
+            "token": creds["SessionToken"],
+            "expiry_time": expiry.isoformat() if hasattr(expiry, "isoformat") else str(expiry),
+        }
+        if t.account_id:
+            metadata["account_id"] = t.account_id
+        return metadata
+
+    return fetch
+
+
+class _Provider:
+    """A botocore credential provider that hands out one credentials object."""
+
+    METHOD = "medtx-assume-role"
+    CANONICAL_NAME = "medtx-assume-role"
+
+    def __init__(self, credentials: Any):
+        self._credentials = credentials
+
+    def load(self) -> Any:
+        return self._credentials
+
+
+def _build(t: Target) -> Any:
     import boto3
+    import botocore.session
+    from botocore.credentials import CredentialResolver, DeferredRefreshableCredentials
 
-    base = boto3.Session(region_name=aws.region)
-    if not aws.role_arn:
+    base = boto3.Session(region_name=t.region)
+    if not t.role_arn:
         return base
-    sts = base.client("sts", **_client_kwargs(aws))
-    creds = sts.assume_role(RoleArn=aws.role_arn, RoleSessionName=session_name)["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        region_name=aws.region,
-    )
+    creds = DeferredRefreshableCredentials(refresh_using=_role_fetcher(_sts_client(base, t), t),
+                                           method="assume-role")
+    core = botocore.session.Session()
+    core.register_component("credential_provider", CredentialResolver([_Provider(creds)]))
+    return boto3.Session(botocore_session=core, region_name=t.region)
 
 
-_CLIENT_LOCK = threading.Lock()  # boto3 sessions are not safe to create clients from concurrently
+def _entry(t: Target) -> _Entry:
+    with _LOCK:
+        if t not in _SESSIONS:
+            _SESSIONS[t] = _Entry(_build(t))
+        return _SESSIONS[t]
 
 
-def client(aws: AwsSettings, service: str, max_attempts: Optional[int] = None) -> Any:
-    """A boto3 client for ``service`` honouring region, endpoint override and role."""
+def session(aws: AwsSettings, account: Optional[str] = None, session_name: str = "medtx") -> Any:
+    """The cached boto3 session of ``account`` (None = default credentials or ``aws.role_arn``)."""
+    return _entry(target(aws, account, session_name)).session
+
+
+def client(aws: AwsSettings, service: str, account: Optional[str] = None,
+           max_attempts: Optional[int] = None) -> Any:
+    """A boto3 client for ``service`` in ``account``: its region, role and the endpoint override."""
     from botocore.config import Config as BotoConfig
 
+    t = target(aws, account)
+    entry = _entry(t)
     cfg = BotoConfig(retries={"max_attempts": max_attempts, "mode": "standard"}) if max_attempts else None
-    with _CLIENT_LOCK:
-        return session(aws).client(service, config=cfg, **_client_kwargs(aws))
+    with entry.lock:
+        return entry.session.client(service, config=cfg, **_endpoint(t))
+
+
+def clear_sessions() -> None:
+    """Forget every cached session (e.g. after the base credentials changed)."""
+    with _LOCK:
+        _SESSIONS.clear()

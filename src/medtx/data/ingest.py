@@ -15,7 +15,7 @@ from typing import Optional
 
 import pandas as pd
 
-from medtx.aws.session import client, split_s3_uri
+from medtx.aws.s3 import read_bytes, split_s3_uri
 from medtx.config import Settings
 from medtx.errors import IngestError
 
@@ -56,8 +56,7 @@ def _read_s3(uri: str, settings: Settings) -> bytes:
     if not key:
         raise IngestError(f"S3 URI names no object key: {uri}")
     try:
-        obj = client(settings.aws, "s3", max_attempts=3).get_object(Bucket=bucket, Key=key)
-        return obj["Body"].read()
+        return read_bytes(settings.aws, uri, max_attempts=3)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code in ("NoSuchKey", "404", "NotFound"):

@@ -69,10 +69,11 @@ class SageMakerRegistry(Registry):
     """One SageMaker model package group plus its S3 artifacts and audit objects."""
 
     def __init__(self, aws: Any, group: str, s3_prefix: str, image_uri: Optional[str] = None,
-                 max_attempts: int = 2):
-        from medtx.aws.session import split_s3_uri
+                 max_attempts: int = 2, account: Optional[str] = None):
+        from medtx.aws.s3 import split_s3_uri
 
         self.aws, self.group, self.image_uri, self.max_attempts = aws, group, image_uri, max_attempts
+        self.account = account  # name in aws.accounts; None = the default credentials/role
         if _UNSAFE.search(s3_prefix) or _UNSAFE.search(group):
             raise ConfigError("registry.s3_prefix and registry.group may only use letters, "
                               "digits, spaces and _ . : / = + - @ (SageMaker metadata rules)")
@@ -88,14 +89,15 @@ class SageMakerRegistry(Registry):
             raise ConfigError(
                 "registry.backend 'sagemaker' needs registry.s3_prefix (s3://bucket/prefix)")
         return cls(settings.aws, settings.registry.group, settings.registry.s3_prefix,
-                   image_uri=settings.compute.image)
+                   image_uri=settings.compute.image, account=settings.registry.account)
 
     def _client(self, service: str) -> Any:
         with self._lock:  # boto3 sessions are not safe to share while creating clients
             if service not in self._clients:
                 from medtx.aws.session import client
 
-                self._clients[service] = client(self.aws, service, max_attempts=self.max_attempts)
+                self._clients[service] = client(self.aws, service, account=self.account,
+                                                max_attempts=self.max_attempts)
             return self._clients[service]
 
     def _uri(self, key: str) -> str:
@@ -108,7 +110,7 @@ class SageMakerRegistry(Registry):
         return self._uri(key)
 
     def _get_json(self, uri: str) -> dict:
-        from medtx.aws.session import split_s3_uri
+        from medtx.aws.s3 import split_s3_uri
 
         bucket, key = split_s3_uri(uri)
         obj = _call("S3 get_object", self._client("s3").get_object, Bucket=bucket, Key=key)
@@ -278,7 +280,7 @@ class SageMakerRegistry(Registry):
                 for o in sorted(objects, key=lambda o: o["Key"])]
 
     def fetch(self, version: int, dest: Path) -> Path:
-        from medtx.aws.session import split_s3_uri
+        from medtx.aws.s3 import split_s3_uri
         from medtx.modeling.package import extract_tarball
 
         reg = self._registration(self._describe(version))
