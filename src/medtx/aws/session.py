@@ -17,7 +17,6 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from medtx.aws.s3 import split_s3_uri  # noqa: F401  (kept importable from here)
 from medtx.config import AwsSettings
 from medtx.errors import ConfigError
 

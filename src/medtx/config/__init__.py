@@ -1,7 +1,7 @@
 """Typed settings parsed from a Metaflow ``Config`` file (``configs/<env>.json``)."""
 from medtx.config.parse import load_settings, parse_config, parse_settings, settings_from
+from medtx.config.validation import MIN_MAX_LENGTH
 from medtx.config.settings import (
-    MIN_MAX_LENGTH,
     AccountSettings,
     AwsSettings,
     BaselineSettings,

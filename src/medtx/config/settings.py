@@ -12,13 +12,12 @@ import json
 from dataclasses import field
 from typing import Annotated, Any, Literal, Optional, TypeVar
 
-from pydantic import ConfigDict, Strict
+from pydantic import ConfigDict, Strict, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
+from medtx.config.validation import check_values, describe
 from medtx.errors import ConfigError
 
-#: the shortest token window a model may use (special tokens included)
-MIN_MAX_LENGTH = 16
 
 Int = Annotated[int, Strict()]
 Float = Annotated[float, Strict()]  # strict float still takes an int (3 -> 3.0), never a bool
@@ -190,11 +189,31 @@ class Settings:
 
         ``settings.with_overrides(data={"path": "x.csv"}, labels={"preset": "all40"})``
         """
-        from medtx.config.parse import parse_settings
-
         raw = self.to_dict()
         for name, values in sections.items():
             if name not in raw or not isinstance(raw[name], dict):
                 raise ConfigError(f"unknown config section {name!r}")
             raw[name].update(values)
-        return parse_settings(raw)
+        return Settings.from_raw(raw)
+
+    @classmethod
+    def from_raw(cls, raw: Any) -> "Settings":
+        """Validate a config dict: types (pydantic), then the checks that span fields."""
+        if not isinstance(raw, (dict, Settings)):
+            raise ConfigError(f"config must be a JSON object, got {type(raw).__name__}")
+        try:
+            settings = _adapter().validate_python(raw)
+        except ValidationError as exc:
+            raise ConfigError(describe(exc, cls)) from None
+        check_values(settings)
+        return settings
+
+
+_ADAPTER: list = []
+
+
+def _adapter() -> TypeAdapter:
+    """The pydantic adapter over :class:`Settings` (built once, on first use)."""
+    if not _ADAPTER:
+        _ADAPTER.append(TypeAdapter(Settings))
+    return _ADAPTER[0]

@@ -1,0 +1,137 @@
+"""Config validation that is not a type: messages naming the dotted key, and the value
+checks that span fields. Nothing here imports the settings classes at run time, so
+:mod:`medtx.config.settings` can validate its own copies (``with_overrides``)."""
+from __future__ import annotations
+
+import dataclasses
+import re
+import typing
+from typing import TYPE_CHECKING, Any, Optional
+
+from pydantic import ValidationError
+
+from medtx.errors import ConfigError
+
+if TYPE_CHECKING:
+    from medtx.config.settings import AwsSettings, Settings
+
+#: the shortest token window a model may use (special tokens included)
+MIN_MAX_LENGTH = 16
+_ACCOUNT_ID = re.compile(r"\d{12}")
+_ACCOUNT_NAME = re.compile(r"[A-Za-z0-9_-]+")
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]+")
+_EXPECTED = {
+    "int_type": "must be an integer",
+    "float_type": "must be a number",
+    "bool_type": "must be true or false",
+    "string_type": "must be a string",
+    "list_type": "must be a list",
+    "dict_type": "must be an object",
+    "dataclass_type": "must be an object (a config section)",
+}
+_UNKNOWN = ("unexpected_keyword_argument", "extra_forbidden")
+
+
+def _key(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _shown(value: Any) -> str:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        text = repr(value)
+        return f"{type(value).__name__} {text[:60] + '...' if len(text) > 60 else text}"
+    return type(value).__name__
+
+
+def _section_at(loc: tuple, root: type) -> Optional[type]:
+    """The section dataclass found at ``loc`` under ``root`` (dict values skip their key)."""
+    tp: Any = root
+    for part in loc:
+        if dataclasses.is_dataclass(tp):
+            tp = typing.get_type_hints(tp).get(str(part))
+        elif typing.get_origin(tp) is dict:
+            tp = typing.get_args(tp)[1]
+        else:
+            return None
+        if typing.get_origin(tp) is typing.Union:  # Optional[X]
+            tp = next((a for a in typing.get_args(tp) if a is not type(None)), None)
+    return tp if isinstance(tp, type) and dataclasses.is_dataclass(tp) else None
+
+
+def describe(exc: ValidationError, root: type) -> str:
+    """One message naming every offending dotted key of a pydantic error over ``root``."""
+    unknown: dict[tuple, list[str]] = {}
+    problems: list[str] = []
+    for err in exc.errors(include_url=False):
+        loc, kind = tuple(err["loc"]), err["type"]
+        if kind in _UNKNOWN:
+            unknown.setdefault(loc[:-1], []).append(str(loc[-1]))
+        elif kind == "missing":
+            problems.append(f"missing required config key {_key(loc)!r}")
+        else:
+            if kind == "literal_error":
+                expected = f"must be {err.get('ctx', {}).get('expected', 'one of the allowed values')}"
+            else:
+                expected = _EXPECTED.get(kind, f"is invalid ({err['msg']})")
+            problems.append(f"config key {_key(loc)!r} {expected}, got {_shown(err.get('input'))}")
+    for where, names in reversed(unknown.items()):
+        section = _section_at(where, root)
+        allowed = f"; allowed: {sorted(f.name for f in dataclasses.fields(section))}" if section else ""
+        place = f" in section {_key(where)!r}" if where else ""
+        problems.insert(0, f"unknown config key(s) {sorted(names)}{place}{allowed}")
+    return "; ".join(problems) or str(exc)
+
+
+def check_values(s: Settings) -> None:
+    """The checks that span fields (split sizes, token windows, baseline knobs, accounts)."""
+    if not 0 < s.split.test_size < 1 or not 0 < s.split.val_size < 1:
+        raise ConfigError("split.test_size and split.val_size must be between 0 and 1")
+    if s.split.test_size + s.split.val_size >= 0.9:
+        raise ConfigError("split.test_size + split.val_size must leave at least 10% for training")
+    if s.model.max_length < MIN_MAX_LENGTH:
+        raise ConfigError(f"model.max_length must be at least {MIN_MAX_LENGTH} tokens")
+    if s.model.long_note == "head_tail" and not 0 <= s.model.head_tokens < s.model.max_length - 2:
+        raise ConfigError("model.head_tokens must be >= 0 and smaller than model.max_length - 2")
+    if s.train.epochs < 1 or s.train.batch_size < 1:
+        raise ConfigError("train.epochs and train.batch_size must be >= 1")
+    if s.data.min_chars < 1 or s.data.max_chars <= s.data.min_chars:
+        raise ConfigError("data.min_chars must be >= 1 and below data.max_chars")
+    if s.compute.backend == "batch" and not s.compute.queue:
+        raise ConfigError("compute.backend 'batch' needs compute.queue (an AWS Batch job queue)")
+    b = s.baseline
+    if b.ngram_max < 1 or b.min_df < 1 or (b.max_features is not None and b.max_features < 1):
+        raise ConfigError("baseline.ngram_max, baseline.min_df and baseline.max_features must be >= 1")
+    if b.C <= 0:
+        raise ConfigError("baseline.C must be > 0")
+    _check_aws(s.aws)
+    if s.registry.account is not None and s.registry.account not in s.aws.accounts:
+        raise ConfigError(f"registry.account {s.registry.account!r} is not an account in "
+                          f"aws.accounts (known: {sorted(s.aws.accounts)})")
+
+
+def _check_role(arn: str, key: str, account_id: Optional[str]) -> None:
+    match = _ROLE_ARN.fullmatch(arn)
+    if not match:
+        raise ConfigError(f"{key} must be an IAM role ARN (arn:aws:iam::<12 digits>:role/<name>), "
+                          f"got {arn!r}")
+    if account_id and match.group(1) != account_id:
+        raise ConfigError(f"{key} is a role in account {match.group(1)}, "
+                          f"but the account_id beside it is {account_id}")
+
+
+def _check_aws(aws: AwsSettings) -> None:
+    if aws.account_id is not None and not _ACCOUNT_ID.fullmatch(aws.account_id):
+        raise ConfigError(f"aws.account_id must be 12 digits, got {aws.account_id!r}")
+    if aws.role_arn is not None:
+        _check_role(aws.role_arn, "aws.role_arn", aws.account_id)
+    for name, account in aws.accounts.items():
+        key = f"aws.accounts.{name}"
+        if not _ACCOUNT_NAME.fullmatch(name):
+            raise ConfigError(f"account name {name!r} in aws.accounts may only use letters, "
+                              "digits, _ and -")
+        if not _ACCOUNT_ID.fullmatch(account.account_id):
+            raise ConfigError(f"{key}.account_id must be 12 digits, got {account.account_id!r}")
+        _check_role(account.role_arn, f"{key}.role_arn", account.account_id)
