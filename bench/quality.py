@@ -11,7 +11,7 @@ baseline, evaluate) on a CSV for one or more label presets, prints a table and w
 
 The quality target is test macro-F1 >= 0.80 on spec12 with the model beating the same-run
 baseline. ``ceiling`` rows are the best any single-label classifier can score on the same
-test rows (:func:`medtx.evaluation.metrics.label_ceiling`): a note filed under two specialties is two
+test rows (:func:`medtx.evaluation.ceiling.label_ceiling`): a note filed under two specialties is two
 test rows with one prediction between them.
 """
 from __future__ import annotations
@@ -53,34 +53,29 @@ def parse_overrides(items: list[str]) -> dict:
 
 def run_preset(settings, data: str, preset: str, baseline_only: bool, cache: Path) -> dict:
     """Every stage once for one label preset; returns the JSON row of the run."""
-    from medtx.data import checks
-    from medtx.stages import train as pipeline
-    from medtx.data.ingest import ingest
-    from medtx.data.labels import resolve_policy
-    from medtx.data.split import split_notes
+    from medtx.data.prepare import prepare
+    from medtx.stages import train as stages
 
     settings = settings.with_overrides(labels={"preset": preset})
     seconds: dict = {}
     t0 = time.perf_counter()
-    raw, _ = ingest(data, settings)
-    report = checks.validate(raw, settings, resolve_policy(settings.labels))
-    split = split_notes(report.notes, settings.split)
+    split = prepare(settings, data).split
     seconds["data"] = time.perf_counter() - t0
-    base = pipeline.baseline(split, settings)
+    base = stages.baseline(split, settings)
     seconds["baseline"] = base.seconds
-    systems = {"baseline": pipeline.score_system("baseline", base.val_scores, base.test_scores, split)}
+    systems = {"baseline": stages.score_system("baseline", base.val_scores, base.test_scores, split)}
     history = None
     if not baseline_only:
-        tok = pipeline.tokenize(split, settings, cache)
+        tok = stages.tokenize(split, settings, cache)
         seconds["tokenize"] = tok.seconds
-        ft = pipeline.finetune(split, tok, settings, "bench/quality")
+        ft = stages.finetune(split, tok, settings, "bench/quality")
         seconds["finetune"] = ft.seconds
-        systems["model"] = pipeline.score_system("model", ft.val_logits, ft.test_logits, split)
+        systems["model"] = stages.score_system("model", ft.val_logits, ft.test_logits, split)
         history = {"best_epoch": ft.best_epoch, "device": ft.device, "precision": ft.precision,
-                   "epochs": ft.history}
-    ceiling = pipeline.split_ceiling(split)
-    summary = {name: {k: m[k] for k in ("accuracy", "macro_f1", "weighted_f1", "any_label_accuracy",
-                                        "ece_before", "ece_after", "n")}
+                   "epochs": list(ft.history)}
+    ceiling = stages.split_ceiling(split).to_dict()
+    summary = {name: {k: getattr(m, k) for k in ("accuracy", "macro_f1", "weighted_f1",
+                                                 "any_label_accuracy", "ece_before", "ece_after", "n")}
                for name, m in systems.items()}
     model_f1 = summary.get("model", {}).get("macro_f1")
     return {
@@ -137,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no data at {args.data}: pass --data or set MEDTX_REAL_DATA", file=sys.stderr)
         return 2
     from medtx.config import load_settings
-    from medtx.flowkit import setup_logging
+    from medtx.flowkit.runtime import setup_logging
 
     setup_logging()
     settings = load_settings(args.config)

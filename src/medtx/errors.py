@@ -43,7 +43,3 @@ class GateFailed(MedtxError):
 
 class RegistryError(MedtxError):
     """A registry operation is invalid (unknown version, refused status transition, backend error)."""
-
-
-class DeployError(MedtxError):
-    """A deployment failed; the previously serving model stays in place."""

@@ -17,18 +17,19 @@ def test_train_flow_end_to_end_registers_and_exports(tmp_path, flow_config, demo
     run = run_flow(tmp_path, cfg, data=str(demo_csv), output_dir=str(tmp_path / "out"))
     assert run.successful
 
-    split = run["split"].task.data.split_summary
+    split = run["split"].task.data.split_data.summary()
     assert split["overlap"] == {"train_val": 0, "train_test": 0, "val_test": 0}
     assert min(split["sizes"].values()) > 0
 
     validation = run["validate"].task.data.validation
-    assert validation["counts"]["quarantined"] >= 1  # the demo set carries empty notes on purpose
-    quarantine = run["validate"].task.data.quarantine
-    assert set(quarantine["reason"]) >= {"empty_text"}
+    assert validation.counts["quarantined"] >= 1  # the demo set carries empty notes on purpose
+    assert set(validation.quarantine["reason"]) >= {"empty_text"}
 
     evaluation = run["evaluate"].task.data.evaluation
+    doc = evaluation.to_dict()
     for system in ("model", "baseline"):
-        assert {"accuracy", "macro_f1", "any_label_accuracy", "ece_before", "ece_after"} <= set(evaluation[system])
+        assert {"accuracy", "macro_f1", "any_label_accuracy", "ece_before", "ece_after"} <= set(doc[system])
+    assert evaluation.model.n == evaluation.baseline.n == split["sizes"]["test"]
     registered = run["register"].task.data.registered
     assert registered.version.version == 1
     assert registered.version.status == "Approved"  # the test gate admits anything
@@ -36,7 +37,9 @@ def test_train_flow_end_to_end_registers_and_exports(tmp_path, flow_config, demo
 
     out = tmp_path / "out" / run.id
     assert (out / "model.tar.gz").is_file()
-    assert json.loads((out / "evaluation.json").read_text())["model"]["n"] == split["sizes"]["test"]
+    written = json.loads((out / "evaluation.json").read_text())
+    assert written["model"]["n"] == split["sizes"]["test"]
+    assert written["model"]["macro_f1"] == pytest.approx(evaluation.model.macro_f1, abs=1e-6)
 
     from medtx.cli.main import main
 
@@ -44,6 +47,13 @@ def test_train_flow_end_to_end_registers_and_exports(tmp_path, flow_config, demo
     capsys.readouterr()
     assert main(["evaluate", "--model", str(out / "model"), "--data", str(demo_csv), "--config", env_cfg, "--json"]) == 0
     scored = json.loads(capsys.readouterr().out)
+    # the registry shows the version's test metrics, baseline and margin (not "-")
+    assert main(["models", "list", "--config", env_cfg]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    row = dict(zip(listing[0].split(), listing[1].split()))
+    assert row["MACRO_F1"] == f"{evaluation.model.macro_f1:.4f}"
+    assert row["BASELINE_F1"] == f"{evaluation.baseline.macro_f1:.4f}"
+    assert row["MARGIN"] == f"{evaluation.margin['macro_f1']:+.4f}"
     assert {"accuracy", "macro_f1", "any_label_accuracy", "ece", "n"} <= set(scored) and scored["n"] > 100
     assert scored["accuracy"] <= scored["ceiling"]["accuracy"]
     note = "HISTORY: knee pain after a fall. EXAM: medial joint line tenderness. PLAN: MRI of the knee."
@@ -63,7 +73,8 @@ def test_train_flow_end_to_end_registers_and_exports(tmp_path, flow_config, demo
     run2 = run_flow(tmp_path, cfg, data=str(demo_csv), output_dir=str(tmp_path / "out"))
     reg2 = run2["register"].task.data.registered
     assert reg2.version.version == 3
-    assert reg2.champion_version == 2 and reg2.champion["n"] == run2["split"].task.data.split_summary["sizes"]["test"]
+    assert reg2.champion_version == 2 and reg2.champion.n == len(run2["split"].task.data.split_data.test)
+    assert reg2.champion.labels_match
     names = {c.name for c in reg2.decision.conditions}
     assert any("champion" in n for n in names)
 

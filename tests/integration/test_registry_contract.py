@@ -11,16 +11,41 @@ import threading
 from contextlib import redirect_stdout
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from medtx.evaluation.ceiling import label_ceiling
+from medtx.evaluation.document import build_evaluation
+from medtx.evaluation.scoring import evaluate_system
 from medtx.errors import IntegrityError, ModelLoadError, RegistryError
 from medtx.registry import (
     APPROVED, PENDING, REJECTED, STATUSES, TRANSITIONS, open_registry, run_tags, transition_allowed,
 )
 from medtx.registry.base import file_listing
-from medtx.cli.models import add_models_parser, resolve_model_ref
+from medtx.cli.models import add_models_parser
+from medtx.registry.refs import resolve_model_ref
 
-EVAL = {"accuracy": 0.81, "macro_f1": 0.74, "per_class": {"A": {"f1": 0.7}}, "n_test": 120}
+
+
+def _scores(y: np.ndarray, strength: float, seed: int) -> np.ndarray:
+    """Noisy two-class scores whose true column gets ``strength`` extra."""
+    scores = np.random.default_rng(seed).normal(size=(len(y), 2))
+    scores[np.arange(len(y)), y] += strength
+    return scores
+
+
+def _evaluation():
+    """A real evaluation document: a model that beats its baseline on 60 test rows."""
+    y_val, y_test = np.arange(40) % 2, np.arange(60) % 2
+    model = evaluate_system("model", _scores(y_val, 2.0, 1), y_val, _scores(y_test, 2.0, 2),
+                            y_test, ["A", "B"])
+    base = evaluate_system("baseline", _scores(y_val, 0.8, 3), y_val, _scores(y_test, 0.8, 4),
+                           y_test, ["A", "B"])
+    return build_evaluation(model, base, {"pathspec": "TrainFlow/17/evaluate/41"},
+                            label_ceiling(y_test, list(range(60)), 2))
+
+
+EVAL = _evaluation()
 LINEAGE = {"pathspec": "TrainFlow/17/register/42", "data_hash": "ab12" * 16, "git_commit": "f00d" * 10}
 
 
@@ -42,7 +67,13 @@ def test_versions_count_up_and_keep_what_was_registered(registry, make_package):
     got = registry.get(2)
     assert got.reasons == ["min_macro_f1: too low"]
     assert got.lineage == LINEAGE
-    assert got.metrics == {"accuracy": 0.81, "macro_f1": 0.74, "n_test": 120.0}
+    # the model's test metrics, the baseline's and the margin: what `models list/show` print
+    assert got.metrics == pytest.approx(EVAL.registry_metrics(), abs=1e-5)
+    assert got.metrics["macro_f1"] == pytest.approx(EVAL.model.macro_f1, rel=1e-5)
+    assert got.metrics["baseline_macro_f1"] == pytest.approx(EVAL.baseline.macro_f1, rel=1e-5)
+    assert got.metrics["margin_macro_f1"] == pytest.approx(EVAL.margin["macro_f1"], abs=1e-5)
+    assert got.metrics["accuracy"] == pytest.approx(EVAL.model.accuracy, rel=1e-5)
+    assert EVAL.model.accuracy > 0.8 and EVAL.margin["macro_f1"] > 0
     assert got.group == registry.group and got.created_at.endswith("Z")
     assert third.package_sha256 == first.package_sha256 != second.package_sha256
     assert third.artifact_uri == first.artifact_uri  # identical packages dedupe
@@ -163,7 +194,7 @@ def _tamper_stored_artifact(registry, registry_settings, mv) -> None:
         return
     import boto3
 
-    from medtx.aws.session import split_s3_uri
+    from medtx.aws.s3 import split_s3_uri
 
     s3 = boto3.client("s3", endpoint_url=registry_settings.aws.endpoint_url, region_name="us-east-1")
     bucket, key = split_s3_uri(mv.artifact_uri)
@@ -304,7 +335,18 @@ def test_cli_human_output_and_required_reason(registry, config_file, make_packag
     args = parser.parse_args(["models", "list", "--config", str(config_file)])
     assert args.func(args) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split()[:2] == ["VERSION", "STATUS"] and table[1].split()[:2] == ["1", PENDING]
+    header, row = table[0].split(), table[1].split()
+    assert header[:2] == ["VERSION", "STATUS"] and row[:2] == ["1", PENDING]
+    columns = dict(zip(header, row))
+    assert columns["MACRO_F1"] == f"{EVAL.model.macro_f1:.4f}"
+    assert columns["BASELINE_F1"] == f"{EVAL.baseline.macro_f1:.4f}"
+    assert columns["MARGIN"] == f"{EVAL.margin['macro_f1']:+.4f}"
+    assert columns["ACCURACY"] == f"{EVAL.model.accuracy:.4f}"
+    args = parser.parse_args(["models", "show", "1", "--config", str(config_file)])
+    assert args.func(args) == 0
+    shown = capsys.readouterr().out
+    for key in ("macro_f1", "accuracy", "baseline_macro_f1", "baseline_accuracy", "margin_macro_f1"):
+        assert f"  {key}: {EVAL.registry_metrics()[key]:.4f}" in shown
     with pytest.raises(SystemExit) as exit_info:
         parser.parse_args(["models", "approve", "1", "--config", str(config_file)])
     assert exit_info.value.code == 2

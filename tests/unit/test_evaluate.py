@@ -1,6 +1,7 @@
 """Metrics, calibration and the evaluation document, checked on hand-computed toys."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 
 from medtx.evaluation.calibration import expected_calibration_error, fit_temperature, negative_log_likelihood, reliability_bins
 from medtx.evaluation.ceiling import label_ceiling
-from medtx.evaluation.document import build_evaluation, read_evaluation, summarize_for_cli, write_evaluation
+from medtx.evaluation.document import Evaluation, build_evaluation, read_evaluation, write_evaluation
 from medtx.evaluation.metrics import classification_metrics
 from medtx.evaluation.scoring import evaluate_system
 from medtx.modeling.inference import softmax
@@ -136,7 +137,7 @@ def test_temperature_stays_finite_on_tiny_separable_validation():
         fit_temperature(np.zeros((0, 3)), np.zeros(0, dtype=int))
 
 
-def _system(name: str, scale: float, seed: int) -> dict:
+def _system(name: str, scale: float, seed: int):
     val, y_val = _sampled(400, 3, 2.0, seed)
     test, y_test = _sampled(300, 3, 2.0, seed + 100)
     carried = [[LABELS[i]] for i in y_test]
@@ -146,34 +147,43 @@ def _system(name: str, scale: float, seed: int) -> dict:
 def test_evaluate_system_calibrates_without_changing_predictions():
     hot = _system("model", 4.0, seed=3)
     plain = _system("model", 1.0, seed=3)
-    assert hot["temperature"] > 2.0
-    assert hot["ece_after"] < hot["ece_before"]
-    assert hot["accuracy"] == plain["accuracy"]  # scaling logits never changes the argmax
-    assert hot["name"] == "model" and hot["n"] == 300 and hot["val_n"] == 400
-    assert len(hot["reliability_before"]) == 15
+    assert hot.temperature > 2.0
+    assert hot.ece_after < hot.ece_before
+    assert hot.accuracy == plain.accuracy  # scaling logits never changes the argmax
+    assert hot.name == "model" and hot.n == 300 and hot.val_n == 400
+    assert len(hot.reliability_before) == 15
     with pytest.raises(ValueError):
         evaluate_system("x", np.zeros((3, 2)), np.zeros(3, int), np.zeros((3, 2)), np.zeros(3, int), LABELS)
 
 
 def test_build_evaluation_margin_and_checks():
     model, baseline = _system("model", 1.0, 4), _system("baseline", 1.0, 5)
-    doc = build_evaluation(model, baseline, {"preset": "spec12"})
+    doc = build_evaluation(model, baseline, {"preset": "spec12"}).to_dict()
     assert doc["schema"] == 1 and doc["labels"] == LABELS
-    assert doc["margin"]["macro_f1"] == pytest.approx(model["macro_f1"] - baseline["macro_f1"])
+    assert doc["margin"]["macro_f1"] == pytest.approx(model.macro_f1 - baseline.macro_f1)
     assert doc["model"]["name"] == "model" and doc["baseline"]["name"] == "baseline"
-    other = dict(baseline, labels=["A", "B", "Z"])
-    with pytest.raises(ValueError):
-        build_evaluation(model, other, {})
+    assert "labels" not in doc["model"]  # the label list is stored once, at the top
+    with pytest.raises(ValueError, match="different label lists"):
+        build_evaluation(model, dataclasses.replace(baseline, labels=("A", "B", "Z")), {})
+    with pytest.raises(ValueError, match="different test sets"):
+        build_evaluation(model, dataclasses.replace(baseline, n=299), {})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        model.macro_f1 = 1.0
 
 
 def test_evaluation_json_round_trip(tmp_path):
-    doc = build_evaluation(_system("model", 2.0, 6), _system("baseline", 1.0, 7), {"seed": np.int64(42)})
+    ceiling = label_ceiling(np.array([0, 1, 2, 1]), ["a", "b", "c", "c"], 3)
+    doc = build_evaluation(_system("model", 2.0, 6), _system("baseline", 1.0, 7), {"seed": np.int64(42)},
+                           ceiling)
     path = write_evaluation(doc, tmp_path / "out" / "evaluation.json")
     back = read_evaluation(path)
-    assert back["labels"] == LABELS and back["meta"] == {"seed": 42}
-    assert back["model"]["confusion"] == doc["model"]["confusion"]
-    assert back["model"]["macro_f1"] == pytest.approx(doc["model"]["macro_f1"], abs=1e-6)
-    assert back["baseline"]["temperature"] == pytest.approx(doc["baseline"]["temperature"], rel=1e-5)
+    assert isinstance(back, Evaluation)
+    assert list(back.labels) == LABELS and back.meta == {"seed": 42}
+    assert back.model.confusion == doc.model.confusion
+    assert back.model.macro_f1 == pytest.approx(doc.model.macro_f1, abs=1e-6)
+    assert back.baseline.temperature == pytest.approx(doc.baseline.temperature, rel=1e-5)
+    assert back.ceiling.to_dict() == pytest.approx(ceiling.to_dict(), rel=1e-5)
+    assert back.registry_metrics() == pytest.approx(doc.registry_metrics(), abs=1e-5)
     text = path.read_text()
     assert list(json.loads(text)) == sorted(json.loads(text))
     (tmp_path / "bad.json").write_text(json.dumps({"schema": 99}))
@@ -181,11 +191,20 @@ def test_evaluation_json_round_trip(tmp_path):
         read_evaluation(tmp_path / "bad.json")
 
 
-def test_summarize_for_cli_prefers_calibrated_ece():
+def test_headline_prefers_calibrated_ece():
     system = _system("model", 3.0, 8)
-    summary = summarize_for_cli(system)
+    summary = system.headline()
     assert set(summary) == {"accuracy", "macro_f1", "any_label_accuracy", "ece", "n"}
-    assert summary["ece"] == system["ece_after"] and summary["n"] == 300
+    assert summary["ece"] == system.ece_after and summary["n"] == 300
+
+
+def test_registry_metrics_carry_model_baseline_and_margin():
+    model, baseline = _system("model", 2.0, 9), _system("baseline", 1.0, 10)
+    metrics = build_evaluation(model, baseline, {}).registry_metrics()
+    assert metrics["macro_f1"] == model.macro_f1 and metrics["accuracy"] == model.accuracy
+    assert metrics["baseline_macro_f1"] == baseline.macro_f1
+    assert metrics["baseline_accuracy"] == baseline.accuracy
+    assert metrics["margin_macro_f1"] == pytest.approx(model.macro_f1 - baseline.macro_f1)
 
 
 # --- label ceiling: notes filed under several labels --------------------------------------
@@ -209,15 +228,15 @@ def _brute_force_ceiling(y, groups, k):
 
 def test_label_ceiling_is_one_when_every_note_has_one_label():
     c = label_ceiling(np.array([0, 1, 2, 1]), ["a", "b", "c", "d"], 3)
-    assert c == {"accuracy": 1.0, "macro_f1": 1.0, "notes": 4, "rows": 4, "multi_label_notes": 0}
+    assert c.to_dict() == {"accuracy": 1.0, "macro_f1": 1.0, "notes": 4, "rows": 4, "multi_label_notes": 0}
 
 
 def test_label_ceiling_counts_one_hit_per_note():
     # note "x" is filed under classes 0 and 1: whichever is predicted, one of its rows is wrong
     c = label_ceiling(np.array([0, 1, 0, 1]), ["x", "x", "y", "z"], 2)
-    assert c["accuracy"] == pytest.approx(3 / 4)
-    assert c["multi_label_notes"] == 1 and c["notes"] == 3 and c["rows"] == 4
-    assert c["macro_f1"] < 1.0
+    assert c.accuracy == pytest.approx(3 / 4)
+    assert c.multi_label_notes == 1 and c.notes == 3 and c.rows == 4
+    assert c.macro_f1 < 1.0
 
 
 def test_label_ceiling_matches_exhaustive_search_and_bounds_any_classifier():
@@ -234,13 +253,13 @@ def test_label_ceiling_matches_exhaustive_search_and_bounds_any_classifier():
         y = np.array(y)
         exact = _brute_force_ceiling(y, groups, k)
         found = label_ceiling(y, groups, k)
-        assert found["macro_f1"] == pytest.approx(exact, abs=0.02), trial
-        assert found["macro_f1"] <= exact + 1e-9
+        assert found.macro_f1 == pytest.approx(exact, abs=0.02), trial
+        assert found.macro_f1 <= exact + 1e-9
         # no classifier that gives a note one prediction beats the exact ceiling
         for _ in range(5):
             per_note = {g: int(rng.integers(0, k)) for g in set(groups)}
             pred = np.array([per_note[g] for g in groups])
-            assert np.mean(pred == y) <= found["accuracy"] + 1e-12
+            assert np.mean(pred == y) <= found.accuracy + 1e-12
             assert f1_score(y, pred, labels=sorted(set(y)), average="macro", zero_division=0) <= exact + 1e-9
 
 

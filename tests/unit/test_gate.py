@@ -8,7 +8,7 @@ import pytest
 from medtx.config import GateSettings
 from medtx.errors import GateFailed
 from medtx.evaluation.gate import decide
-from medtx.reports import gate_card
+from medtx.reports import decision_card
 
 GATE = GateSettings(min_macro_f1=0.70, min_accuracy=0.75, min_margin_over_baseline=0.02,
                     champion_tolerance=0.01, compare_to_champion=True, approval="auto")
@@ -101,9 +101,9 @@ def test_to_dict_carries_the_evidence():
                                   "required": ">= 0.7000", "detail": "macro-F1 0.7600 >= 0.7000"}
 
 
-def test_gate_card_shows_models_and_conditions():
+def test_decision_card_shows_models_and_conditions():
     d = decide({"accuracy": 0.74, "macro_f1": 0.76}, BASE, CHAMP, GATE)
-    parts = gate_card(d, {"accuracy": 0.74, "macro_f1": 0.76}, BASE, CHAMP)
+    parts = decision_card(d, {"accuracy": 0.74, "macro_f1": 0.76}, BASE, CHAMP)
     rendered = json.dumps([p.render() for p in parts])
     assert "Rejected" in rendered and "FAIL" in rendered and "PASS" in rendered
     assert "0.7600" in rendered and "0.7200" in rendered and "0.7500" in rendered

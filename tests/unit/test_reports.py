@@ -215,18 +215,32 @@ def test_run_cards_render_settings_tokenize_and_summary():
     import json as _json
 
     from medtx.config import parse_settings
+    from medtx.evaluation.document import build_evaluation
+    from medtx.evaluation.scoring import evaluate_system
+    from medtx.modeling.features import Encoded
+    from medtx.registry import ModelVersion
     from medtx.reports import settings_card, summary_card, tokenize_card
+    from medtx.stages.train import Tokenized
 
     def render(parts):
         return _json.dumps([p.render() for p in parts], default=str)
 
     s = render(settings_card(parse_settings({"env": "unit"}).to_dict()))
     assert "unit" in s and "learning_rate" in s
-    t = render(tokenize_card({"kind": "head_tail", "max_length": 128}, {"train": 12, "val": 3},
-                             {"train": 10, "val": 3}, "/models/x", 0.5))
-    assert "head_tail" in t and "12" in t
-    version = {"group": "g", "version": 7, "status": "Rejected", "reasons": ["macro-F1 0.41 < 0.50"]}
-    metrics = {"accuracy": 0.5, "macro_f1": 0.41, "any_label_accuracy": 0.6, "ece_after": 0.1}
-    out = render(summary_card(version, {"model": metrics, "baseline": metrics}, "/tmp/out"))
+    windows = {"train": Encoded([[1, 5, 2]] * 12, [0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9], 10),
+               "val": Encoded([[1, 6, 2]] * 3, [0, 1, 2], 3)}
+    tok = Tokenized(encoded=windows, strategy={"kind": "head_tail", "max_length": 128},
+                    source="/models/x", pad_id=0, data_hash="0" * 64, seconds=0.5)
+    t = render(tokenize_card(tok))
+    assert "head_tail" in t and "/models/x" in t
+    rows = [c for c in json.loads(t) if c["type"] == "table"][-1]["data"]
+    assert rows == [["train", 10, 12], ["val", 3, 3]]  # side, notes, windows
+    version = ModelVersion(group="g", version=7, status="Rejected", created_at="2026-01-01T00:00:00Z",
+                           artifact_uri="a", evaluation_uri="e", reasons=["macro-F1 0.41 < 0.50"])
+    rng = np.random.default_rng(0)
+    y = np.arange(30) % 3
+    system = evaluate_system("model", rng.normal(size=(30, 3)), y, rng.normal(size=(30, 3)), y,
+                             ["a", "b", "c"])
+    out = render(summary_card(version, build_evaluation(system, system), "/tmp/out"))
     assert "v7" in out and "Rejected" in out
-    assert "Gate reasons" in out and "0.41" in out
+    assert "Gate reasons" in out and f"{round(system.macro_f1, 4)}" in out

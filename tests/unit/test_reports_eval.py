@@ -1,13 +1,14 @@
 """The evaluation card renders both systems, their numbers and the plots."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
 from medtx.evaluation.calibration import reliability_bins
-from medtx.evaluation.document import build_evaluation
+from medtx.evaluation.document import Ceiling, build_evaluation
 from medtx.evaluation.scoring import evaluate_system
 from medtx.modeling.inference import softmax
 from medtx.reports.evaluation import confusion_figure, evaluation_card, reliability_figure
@@ -15,7 +16,7 @@ from medtx.reports.evaluation import confusion_figure, evaluation_card, reliabil
 LABELS = ["Cardiology", "Neurology", "Urology"]
 
 
-def _system(name: str, scale: float, seed: int) -> dict:
+def _system(name: str, scale: float, seed: int):
     rng = np.random.default_rng(seed)
     val, test = rng.normal(size=(120, 3)), rng.normal(size=(90, 3))
     y_val, y_test = rng.integers(0, 3, 120), rng.integers(0, 3, 90)
@@ -26,7 +27,7 @@ def _system(name: str, scale: float, seed: int) -> dict:
 
 
 @pytest.fixture(scope="module")
-def doc() -> dict:
+def doc():
     meta = {"preset": "spec12", "split": {"test": 90}}
     return build_evaluation(_system("minilm-ft", 4.0, 1), _system("tfidf-svm", 1.0, 2), meta)
 
@@ -41,8 +42,8 @@ def test_card_names_both_systems_and_their_metrics(doc, rendered):
     assert "minilm-ft" in text and "tfidf-svm" in text
     for system in ("model", "baseline"):
         for key in ("macro_f1", "accuracy", "ece_after", "temperature"):
-            assert f"{doc[system][key]:.3f}" in text
-    assert f"{doc['margin']['macro_f1']:+.3f}" in text
+            assert f"{getattr(getattr(doc, system), key):.3f}" in text
+    assert f"{doc.margin['macro_f1']:+.3f}" in text
     markdown = " ".join(c["source"] for c in rendered if c["type"] == "markdown")
     assert "spec12" in markdown and '{"test": 90}' in markdown  # nested meta shown as JSON
 
@@ -80,8 +81,8 @@ def test_reliability_figure_draws_both_curves_with_ece():
 
 
 def test_card_explains_the_single_label_ceiling(doc):
-    ceiling = {"accuracy": 0.8, "macro_f1": 0.85, "notes": 72, "rows": 90, "multi_label_notes": 18}
-    rendered = [c.render() for c in evaluation_card({**doc, "ceiling": ceiling})]
+    ceiling = Ceiling(accuracy=0.8, macro_f1=0.85, notes=72, rows=90, multi_label_notes=18)
+    rendered = [c.render() for c in evaluation_card(dataclasses.replace(doc, ceiling=ceiling))]
     headline = [c for c in rendered if c["type"] == "table"][0]
     rows = {row[0]: row for row in headline["data"]}
     assert rows["Macro-F1 ceiling (single label)"][1] == "0.850"
@@ -89,5 +90,6 @@ def test_card_explains_the_single_label_ceiling(doc):
     markdown = " ".join(c["source"] for c in rendered if c["type"] == "markdown")
     assert "18 of the 72 test notes" in markdown and "90 rows" in markdown
     # without multi-label notes there is nothing to explain
-    plain = [c.render() for c in evaluation_card({**doc, "ceiling": {**ceiling, "multi_label_notes": 0}})]
+    no_multi = dataclasses.replace(ceiling, multi_label_notes=0)
+    plain = [c.render() for c in evaluation_card(dataclasses.replace(doc, ceiling=no_multi))]
     assert "several specialties" not in " ".join(c.get("source", "") for c in plain if c["type"] == "markdown")

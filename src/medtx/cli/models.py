@@ -8,17 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
-from medtx.config.paths import default_config
-from medtx.errors import ModelLoadError
-from medtx.registry.base import (
-    APPROVED, REJECTED, AuditEvent, ModelVersion, Registry, current_actor, is_version_ref,
-    open_registry,
+from medtx.cli.common import DEFAULT_CONFIG
+from medtx.registry import (
+    APPROVED, REJECTED, AuditEvent, ModelVersion, Registry, current_actor, open_registry,
 )
-
-DEFAULT_CONFIG = default_config()
 
 
 def _registry(args: argparse.Namespace) -> Registry:
@@ -36,16 +31,18 @@ def _event_line(e: AuditEvent) -> str:
     return f"{e.at}  {e.actor}  {e.action}  {e.from_status or '-'} -> {e.to_status}: {e.reason}"
 
 
-def _metric(mv: ModelVersion, key: str) -> str:
+def _metric(mv: ModelVersion, key: str, signed: bool = False) -> str:
     value = mv.metrics.get(key)
-    return "-" if value is None else f"{value:.4f}"
+    return "-" if value is None else f"{value:{'+' if signed else ''}.4f}"
 
 
 def _table(versions: list[ModelVersion], group: str) -> str:
     if not versions:
         return f"no versions in group {group!r}"
-    rows = [("VERSION", "STATUS", "CREATED", "MACRO_F1", "ACCURACY", "PACKAGE")]
+    rows = [("VERSION", "STATUS", "CREATED", "MACRO_F1", "BASELINE_F1", "MARGIN", "ACCURACY",
+             "PACKAGE")]
     rows += [(str(v.version), v.status, v.created_at[:19], _metric(v, "macro_f1"),
+              _metric(v, "baseline_macro_f1"), _metric(v, "margin_macro_f1", signed=True),
               _metric(v, "accuracy"), v.package_sha256[:12]) for v in versions]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
@@ -141,35 +138,3 @@ def add_models_parser(subparsers: Any) -> None:
     p = sub.add_parser("history", parents=[common], help="audit trail of a version")
     p.add_argument("version", help=ref_help)
     p.set_defaults(func=cmd_history)
-
-
-def _unpack_tarball(tar: Path, cache: Path) -> Path:
-    """Extract a SageMaker ``model.tar.gz`` once (keyed by its sha256) and verify it."""
-    from medtx.modeling.package import extract_tarball, sha256_file, verify_package
-
-    dest = cache / "tarballs" / sha256_file(tar)
-    if dest.is_dir():
-        verify_package(dest)
-        return dest
-    return extract_tarball(tar, dest)
-
-
-def resolve_model_ref(ref: str, settings: Any, cache_dir: Optional[Path] = None) -> Path:
-    """``--model`` value -> local path: an existing path stays as is; ``3``/``latest``/``approved``
-    resolve through the registry and are fetched (verified) to ``cache_dir/<group>/<sha256>``
-    (default ``cache_dir``: ``<registry.path>/cache``).
-    """
-    path = Path(ref).expanduser()
-    if path.is_file() and path.name.endswith(".tar.gz"):
-        return _unpack_tarball(path, Path(cache_dir) if cache_dir else Path(settings.registry.path) / "cache")
-    if path.exists():
-        return path
-    if not is_version_ref(ref):
-        raise ModelLoadError(
-            f"model {ref!r} is neither an existing path nor a registry reference "
-            "(a version number, 'latest' or 'approved')"
-        )
-    registry = open_registry(settings)
-    mv = registry.resolve(ref)
-    cache = Path(cache_dir) if cache_dir else Path(settings.registry.path) / "cache"
-    return registry.fetch(mv.version, cache / mv.group / mv.package_sha256)

@@ -30,7 +30,7 @@ _CONTINUATION = "\u0080-\u00bf" + bytes(range(0x80, 0xA0)).decode("cp1252", erro
 MOJIBAKE = re.compile(f"\ufffd|[\u00c2\u00c3][{_CONTINUATION}]|\u00e2\u20ac")
 
 
-@dataclass
+@dataclass(frozen=True)
 class CheckResult:
     name: str  # e.g. "required_columns", "leak_guard", "empty_text"
     reason: str  # one line: why this check exists (from the suite file's meta)
@@ -41,7 +41,7 @@ class CheckResult:
     details: str = ""  # human text, never note text
 
 
-@dataclass
+@dataclass(frozen=True)
 class ValidationReport:
     notes: pd.DataFrame  # note_id, text, label, group
     quarantine: pd.DataFrame  # row_id, note_id, reason, label, n_chars, preview (redacted)
@@ -159,10 +159,10 @@ def _to_check(meta: dict, result: Any, index_column: str, n_rows: int) -> tuple[
         rows = res.get("unexpected_index_list") or []
         observed = {str(r[index_column]): _plain(r[kwargs["column"]]) for r in rows}
         details = f"outside {bounds}: {observed}" if observed else f"all within {bounds}"
+    if not result.success and meta.get("action"):
+        details += f" -> {meta['action']}"
     check = CheckResult(meta["name"], meta["reason"], meta["level"], bool(result.success),
                         unexpected if meta["level"] == "row" else 0, observed, details)
-    if not check.passed and meta.get("action"):
-        check.details += f" -> {meta['action']}"
     return check, index
 
 

@@ -18,7 +18,7 @@ from medtx.errors import TrainingError
 SIDES = ("train", "val", "test")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Split:
     train: pd.DataFrame
     val: pd.DataFrame

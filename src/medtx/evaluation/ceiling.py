@@ -6,9 +6,11 @@ from typing import Sequence
 
 import numpy as np
 
+from medtx.evaluation.document import Ceiling
+
 
 def label_ceiling(y_true: np.ndarray, groups: Sequence[object], n_classes: int,
-                  max_rounds: int = 20) -> dict:
+                  max_rounds: int = 20) -> Ceiling:
     """The best a single-label classifier can score when one note carries several labels.
 
     A test set over distinct (note, label) pairs holds a note filed under two specialties
@@ -64,10 +66,5 @@ def label_ceiling(y_true: np.ndarray, groups: Sequence[object], n_classes: int,
             choice[key] = current
         if not improved:
             break
-    return {
-        "accuracy": len(rows_of) / t.size,
-        "macro_f1": best,
-        "notes": len(rows_of),
-        "rows": int(t.size),
-        "multi_label_notes": len(multi),
-    }
+    return Ceiling(accuracy=len(rows_of) / t.size, macro_f1=best, notes=len(rows_of),
+                   rows=int(t.size), multi_label_notes=len(multi))

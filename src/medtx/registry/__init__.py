@@ -17,13 +17,14 @@ from medtx.registry.base import (
     Registry,
     current_actor,
     is_version_ref,
-    open_registry,
     run_tags,
     transition_allowed,
 )
+from medtx.registry.factory import open_registry
+from medtx.registry.refs import resolve_model_ref
 
 __all__ = [
     "APPROVED", "PENDING", "REJECTED", "STATUSES", "TRANSITIONS", "AuditEvent", "ModelVersion",
-    "Registry", "current_actor", "is_version_ref", "open_registry", "run_tags",
+    "Registry", "current_actor", "is_version_ref", "open_registry", "resolve_model_ref", "run_tags",
     "transition_allowed",
 ]

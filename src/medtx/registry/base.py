@@ -10,15 +10,15 @@ import abc
 import dataclasses
 import hashlib
 import json
-import math
 import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 from medtx.errors import IntegrityError, RegistryError
+from medtx.evaluation.document import Evaluation
 
 PENDING, APPROVED, REJECTED = "PendingManualApproval", "Approved", "Rejected"
 STATUSES = (PENDING, APPROVED, REJECTED)
@@ -112,16 +112,19 @@ def transition_allowed(current: str, target: str, force: bool, reason: str) -> s
     return action
 
 
-def metric_summary(evaluation: dict) -> dict[str, float]:
-    """Numeric top-level values of an evaluation (and of its ``metrics`` dict, if any)."""
-    out: dict[str, float] = {}
-    nested = evaluation.get("metrics")
-    for source in (nested if isinstance(nested, dict) else {}, evaluation):
-        for key, value in source.items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                if math.isfinite(value):
-                    out[str(key)] = float(value)
-    return out
+def metric_summary(evaluation: Evaluation) -> dict[str, float]:
+    """The numbers kept with a version: the model's test metrics, the same-run baseline's
+    macro-F1 and accuracy, and the margin (:meth:`Evaluation.registry_metrics`)."""
+    if not isinstance(evaluation, Evaluation):
+        raise RegistryError(f"register needs an Evaluation, got {type(evaluation).__name__}")
+    return evaluation.registry_metrics()
+
+
+def evaluation_document(evaluation: Evaluation) -> bytes:
+    """The ``evaluation.json`` bytes stored with a version."""
+    from medtx.evaluation.document import evaluation_json
+
+    return evaluation_json(evaluation).encode("utf-8")
 
 
 def run_tags(version: ModelVersion) -> list[str]:
@@ -190,7 +193,7 @@ class Registry(abc.ABC):
 
     @abc.abstractmethod
     def register(
-        self, package_dir: Path, evaluation: dict, status: str, reasons: list[str],
+        self, package_dir: Path, evaluation: Evaluation, status: str, reasons: list[str],
         lineage: dict, actor: str,
     ) -> ModelVersion:
         """Store a verified package and its evaluation as the next version of the group."""
@@ -241,17 +244,3 @@ class Registry(abc.ABC):
 def missing_version(version: int, group: str) -> RegistryError:
     """The error every backend raises for an unknown version."""
     return RegistryError(f"no version {version} in group {group!r}")
-
-
-def open_registry(settings: Any) -> Registry:
-    """The registry backend chosen by ``settings.registry.backend``."""
-    backend = settings.registry.backend
-    if backend == "local":
-        from medtx.registry.local import LocalRegistry
-
-        return LocalRegistry(Path(settings.registry.path), settings.registry.group)
-    if backend == "sagemaker":
-        from medtx.registry.sagemaker import SageMakerRegistry
-
-        return SageMakerRegistry.from_settings(settings)
-    raise RegistryError(f"unknown registry backend {backend!r}; expected 'local' or 'sagemaker'")

@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from medtx.errors import RegistryError
+from medtx.evaluation.document import Evaluation
 from medtx.registry.base import (
-    AuditEvent, ModelVersion, Registry, check_status, file_listing, listing_digest,
-    metric_summary, missing_version, replace_dir, transition_allowed, utc_now, verify_listing,
-    verify_package,
+    AuditEvent, ModelVersion, Registry, check_status, evaluation_document, file_listing,
+    listing_digest, metric_summary, missing_version, replace_dir, transition_allowed, utc_now,
+    verify_listing, verify_package,
 )
 
 _SCHEMA = """
@@ -101,10 +102,11 @@ class LocalRegistry(Registry):
             conn.close()
 
     def register(
-        self, package_dir: Path, evaluation: dict, status: str, reasons: list[str],
+        self, package_dir: Path, evaluation: Evaluation, status: str, reasons: list[str],
         lineage: dict, actor: str,
     ) -> ModelVersion:
         check_status(status)
+        metrics = metric_summary(evaluation)
         verify_package(package_dir)
         listing = file_listing(Path(package_dir))
         digest = listing_digest(listing)
@@ -121,7 +123,7 @@ class LocalRegistry(Registry):
             conn.execute(
                 f"INSERT INTO versions (group_name, {_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (self.group, version, status, now, artifact, evaluation_rel, digest,
-                 json.dumps(listing), json.dumps(metric_summary(evaluation)),
+                 json.dumps(listing), json.dumps(metrics),
                  json.dumps(lineage, default=str), json.dumps(list(reasons))),
             )
             self._audit(conn, AuditEvent(version, now, actor, "register", None, status, reason))
@@ -149,10 +151,10 @@ class LocalRegistry(Registry):
                 raise
         return rel
 
-    def _store_evaluation(self, evaluation: dict) -> str:
+    def _store_evaluation(self, evaluation: Evaluation) -> str:
         """Write the evaluation JSON content-addressed; return its relative path."""
         try:
-            data = json.dumps(evaluation, indent=2, sort_keys=True, allow_nan=False).encode()
+            data = evaluation_document(evaluation)
         except (TypeError, ValueError) as exc:
             raise RegistryError(f"evaluation is not plain JSON: {exc}") from None
         rel = f"evaluations/sha256/{hashlib.sha256(data).hexdigest()}.json"

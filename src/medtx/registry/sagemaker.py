@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from medtx.errors import ConfigError, RegistryError
+from medtx.evaluation.document import Evaluation
 from medtx.registry.base import (
-    AuditEvent, ModelVersion, Registry, check_status, file_listing, listing_digest,
-    metric_summary, missing_version, replace_dir, transition_allowed, utc_now, verify_listing,
-    verify_package,
+    AuditEvent, ModelVersion, Registry, check_status, evaluation_document, file_listing,
+    listing_digest, metric_summary, missing_version, replace_dir, transition_allowed, utc_now,
+    verify_listing, verify_package,
 )
 
 _UNSAFE = re.compile(r"[^\w .:/=+\-@]")  # complement of SageMaker's metadata character set
@@ -103,10 +104,11 @@ class SageMakerRegistry(Registry):
     def _uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
-    def _put_json(self, key: str, payload: dict) -> str:
-        body = json.dumps(payload, indent=2, sort_keys=True, allow_nan=False, default=str)
+    def _put_json(self, key: str, payload: dict | bytes) -> str:
+        body = payload if isinstance(payload, bytes) else json.dumps(
+            payload, indent=2, sort_keys=True, allow_nan=False, default=str).encode("utf-8")
         _call("S3 put_object", self._client("s3").put_object, Bucket=self.bucket, Key=key,
-              Body=body.encode("utf-8"), ContentType="application/json")
+              Body=body, ContentType="application/json")
         return self._uri(key)
 
     def _get_json(self, uri: str) -> dict:
@@ -155,22 +157,23 @@ class SageMakerRegistry(Registry):
         return self._uri(key)
 
     def register(
-        self, package_dir: Path, evaluation: dict, status: str, reasons: list[str],
+        self, package_dir: Path, evaluation: Evaluation, status: str, reasons: list[str],
         lineage: dict, actor: str,
     ) -> ModelVersion:
         check_status(status)
+        metrics = metric_summary(evaluation)
         package_dir = Path(package_dir)
         verify_package(package_dir)
         listing = file_listing(package_dir)
         digest = listing_digest(listing)
         artifact_uri = self._upload_artifact(package_dir, digest)
         reg_key = f"{self.base}/registrations/{utc_now().replace(':', '')}-{uuid.uuid4().hex[:12]}"
-        evaluation_uri = self._put_json(f"{reg_key}/evaluation.json", evaluation)
+        evaluation_uri = self._put_json(f"{reg_key}/evaluation.json", evaluation_document(evaluation))
         registration = {
             "package_sha256": digest, "files": listing, "artifact_uri": artifact_uri,
             "evaluation_uri": evaluation_uri,
             "registration_uri": self._uri(f"{reg_key}/registration.json"),
-            "metrics": metric_summary(evaluation), "lineage": dict(lineage),
+            "metrics": metrics, "lineage": dict(lineage),
             "reasons": list(reasons),
         }
         self._put_json(f"{reg_key}/registration.json", registration)

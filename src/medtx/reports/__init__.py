@@ -4,13 +4,18 @@ Each function returns a list of ``metaflow.cards`` components (imported lazily) 
 step appends to its card; inputs are plain dicts and frames, never note text beyond
 redacted previews.
 """
-from medtx.reports.data import demo_banner, eda_card, eda_summary, split_card, top_terms, validation_card
+from medtx.reports.data import (
+    demo_banner, eda_card, eda_card_for, eda_summary, split_card, top_terms, validation_card,
+)
 from medtx.reports.evaluation import confusion_figure, evaluation_card, reliability_figure
-from medtx.reports.gate import gate_card
-from medtx.reports.run import ingest_card, settings_card, summary_card, tokenize_card, training_card
+from medtx.reports.gate import decision_card, gate_card
+from medtx.reports.run import (
+    ingest_card, run_summary_line, settings_card, summary_card, tokenize_card, training_card,
+)
 
 __all__ = [
-    "confusion_figure", "demo_banner", "eda_card", "eda_summary", "evaluation_card", "gate_card",
-    "ingest_card", "reliability_figure", "settings_card", "split_card", "summary_card", "tokenize_card",
-    "top_terms", "training_card", "validation_card",
+    "confusion_figure", "decision_card", "demo_banner", "eda_card", "eda_card_for", "eda_summary",
+    "evaluation_card", "gate_card", "ingest_card", "reliability_figure", "run_summary_line",
+    "settings_card", "split_card", "summary_card", "tokenize_card", "top_terms", "training_card",
+    "validation_card",
 ]

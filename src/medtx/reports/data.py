@@ -8,7 +8,6 @@ functions, so importing this module costs nothing.
 """
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections import Counter
@@ -18,10 +17,9 @@ import pandas as pd
 
 from medtx.data.labels import clean_label
 from medtx.data.redact import PREVIEW_CHARS
+from medtx.reports.format import VEGA_SCHEMA, cards as _cards, table as _table
 
-VEGA_SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 MAX_EXAMPLES = 20  # quarantined rows shown as examples
-MAX_CELL = 300  # characters of a structured value shown in one table cell
 MIN_TERM_NOTES = 3  # a top term must occur in this many distinct notes (no one-note names)
 _TOKEN = re.compile(r"[a-z][a-z\-]{2,}")
 _SIDES = ("train", "val", "test")
@@ -120,31 +118,6 @@ def eda_summary(raw: pd.DataFrame, notes: pd.DataFrame, text_field: str, label_f
     }
 
 
-def _cards():
-    import metaflow.cards as cards
-
-    return cards
-
-
-def _cell(value: Any) -> Any:
-    """A value a card table cell accepts (plain str/int/float/bool)."""
-    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
-        value = value.item()  # numpy scalar
-    if value is None or isinstance(value, (bool, str)):
-        return "" if value is None else value
-    if isinstance(value, (int, float)):
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, float)) for v in value):
-        text = ", ".join(str(v) for v in value)
-    else:
-        text = json.dumps(value, default=str, sort_keys=True)
-    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
-
-
-def _table(rows: list, headers: list[str]):
-    rows = [[_cell(v) for v in row] for row in rows] or [["(none)"] + [""] * (len(headers) - 1)]
-    return _cards().Table(rows, headers=headers)
-
 
 def _bar_chart(values: list[dict], x: str, y: str, title: str, horizontal: bool = True,
                color: str | None = None, order: list | None = None):
@@ -168,6 +141,13 @@ def demo_banner() -> list:
 
     return [_cards().Markdown(f"## ⚠️ DEMO DATA: synthetic notes, not real clinical data\n\n"
                               f"**{DEMO_NOTICE}**")]
+
+
+def eda_card_for(raw: pd.DataFrame, report: Any, info: Any, data_settings: Any) -> list:
+    """:func:`eda_card` of a run: the raw frame, its checked notes, where it came from."""
+    return eda_card(eda_summary(raw, report.notes, data_settings.text_field,
+                                data_settings.label_field, source=info.source,
+                                is_demo=info.is_demo))
 
 
 def eda_card(summary: dict) -> list:
@@ -220,7 +200,8 @@ def _result(check: dict) -> str:
 
 
 def validation_card(report_summary: dict, quarantine: pd.DataFrame) -> list:
-    """Every check with its result, counts, quarantine reasons and redacted example rows."""
+    """Every check with its result, counts, quarantine reasons and redacted example rows
+    (``ValidationReport.summary()`` and ``.quarantine``)."""
     md = _cards().Markdown
     checks = report_summary.get("checks", [])
     failed = [c["name"] for c in checks if not c["passed"] and c["level"] == "table"]

@@ -7,7 +7,9 @@ pyplot, so nothing is left open in a global figure registry.
 from __future__ import annotations
 
 import json
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
+
+from medtx.reports.format import number
 
 _HEADLINE = (
     ("accuracy", "Accuracy"),
@@ -25,11 +27,7 @@ _ANNOTATE_MAX_CLASSES = 16  # write counts into confusion cells up to this many 
 
 def _fmt(value: object, signed: bool = False) -> str:
     """Three decimals for numbers, an en dash for missing values."""
-    if value is None:
-        return "–"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:+d}" if signed else str(value)
-    return f"{float(value):+.3f}" if signed else f"{float(value):.3f}"
+    return number(value, 3, signed)
 
 
 def _new_figure(width: float, height: float):
@@ -157,10 +155,12 @@ def _ceiling_sentence(ceiling: Optional[dict]) -> str:
     )
 
 
-def evaluation_card(doc: dict) -> list:
-    """Card components: headline table, per-class table, confusion and reliability plots."""
+def evaluation_card(evaluation: Any) -> list:
+    """Card components: headline table, per-class table, confusion and reliability plots
+    (``evaluation``: a :class:`medtx.evaluation.document.Evaluation`)."""
     from metaflow.cards import Image, Markdown
 
+    doc = evaluation.to_dict()
     model, baseline = doc["model"], doc["baseline"]
     margin = doc["margin"]["macro_f1"]
     verdict = "beats" if margin > 0 else "does not beat"

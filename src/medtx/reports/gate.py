@@ -4,15 +4,22 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from medtx.evaluation.gate import GateDecision
+from medtx.reports.format import number
 
 
 def _fmt(metrics: Optional[dict], key: str) -> str:
-    if not metrics or not isinstance(metrics.get(key), (int, float)):
-        return "-"
-    return f"{float(metrics[key]):.4f}"
+    return number(float(metrics[key]) if metrics and isinstance(metrics.get(key), (int, float))
+                  else None, 4, missing="-")
 
 
-def gate_card(
+def gate_card(registered: Any, evaluation: Any) -> list[Any]:
+    """The register step's card (``registered``: :class:`medtx.stages.train.Registered`)."""
+    champion = registered.champion.headline() if registered.champion is not None else None
+    return decision_card(registered.decision, evaluation.model.to_dict(),
+                         evaluation.baseline.to_dict(), champion)
+
+
+def decision_card(
     decision: GateDecision, candidate: dict, baseline: dict, champion: Optional[dict]
 ) -> list[Any]:
     """Card components: candidate vs baseline vs champion, then each condition pass/fail."""

@@ -1,9 +1,10 @@
 """Card components for the ingest and fine-tune steps (library code; Metaflow imported lazily)."""
 from __future__ import annotations
 
-from medtx.reports.data import _cards, _table, demo_banner
+from typing import Any
 
-VEGA_SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
+from medtx.reports.data import demo_banner
+from medtx.reports.format import VEGA_SCHEMA, cards as _cards, table as _table
 
 
 def ingest_card(info: dict) -> list:
@@ -51,9 +52,13 @@ def settings_card(settings: dict) -> list:
     return out
 
 
-def tokenize_card(strategy: dict, windows: dict, notes: dict, source: str, seconds: float) -> list:
-    """Long-note strategy and how many token windows each split side produced."""
+def tokenize_card(tokenized: Any) -> list:
+    """Long-note strategy and how many token windows each split side produced
+    (``tokenized``: :class:`medtx.stages.train.Tokenized`)."""
     cards = _cards()
+    strategy, source, seconds = tokenized.strategy, tokenized.source, tokenized.seconds
+    windows = {side: e.n_windows for side, e in tokenized.encoded.items()}
+    notes = {side: e.n_notes for side, e in tokenized.encoded.items()}
     out = [cards.Markdown(
         f"# Tokenize\n\nTokenizer from `{source}`; long-note strategy **{strategy.get('kind')}** "
         f"({seconds:.1f} s, cached by data, tokenizer and strategy)."
@@ -63,10 +68,13 @@ def tokenize_card(strategy: dict, windows: dict, notes: dict, source: str, secon
     return out
 
 
-def summary_card(version: dict, evaluation: dict, export_dir: str) -> list:
-    """Where the run ended: registered version and status, headline metrics, exported files."""
+def summary_card(version: Any, evaluation: Any, export_dir: str) -> list:
+    """Where the run ended: registered version and status, headline metrics, exported files
+    (``version``: a registry ModelVersion; ``evaluation``: an Evaluation)."""
     cards = _cards()
-    model, base = evaluation["model"], evaluation["baseline"]
+    version = version.to_dict()
+    doc = evaluation.to_dict()
+    model, base = doc["model"], doc["baseline"]
     out = [cards.Markdown(
         f"# {version['group']} v{version['version']}: **{version['status']}**\n\n"
         f"Model package, `model.tar.gz` and `evaluation.json` in `{export_dir}`."
@@ -77,3 +85,10 @@ def summary_card(version: dict, evaluation: dict, export_dir: str) -> list:
     out.append(_table([[name] + [round(float(m[k]), 4) for k in keys] for name, m in
                        (("model", model), ("baseline", base))], ["system"] + keys))
     return out
+
+
+def run_summary_line(run_id: str, version: Any, evaluation: Any, export_dir: Any) -> str:
+    """The one line TrainFlow prints at its end."""
+    return (f"TrainFlow/{run_id}: model {version.group} v{version.version} {version.status}; "
+            f"test macro-F1 {evaluation.model.macro_f1:.3f} "
+            f"(baseline {evaluation.baseline.macro_f1:.3f}); files in {export_dir}")

@@ -1,41 +1,50 @@
-"""TrainFlow's model stages, one function per flow step, over plain typed artifacts.
+"""TrainFlow's stages: one function per flow step, each returning frozen, typed artifacts.
 
-Each function composes library modules (features, train, baseline, evaluate, package, gate,
-registry) and returns a dataclass the flow stores as an artifact. Model weights travel between
-steps as package bytes, so a remote fine-tune step (Batch, Kubernetes) hands its model to local
-steps through the datastore, and ``resume`` from evaluate never retrains.
+The flow (``flows/train_flow.py``) only orchestrates: it calls one function here per step and
+hands the result to a card builder. Model weights travel between steps as package bytes, so
+a remote fine-tune step (Batch, Kubernetes) hands its model to local steps through the
+datastore, and ``resume`` from evaluate never retrains.
 """
 from __future__ import annotations
 
 import logging
+import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
+import pandas as pd
 
-from medtx.config import Settings
+from medtx.config import Settings, settings_from
+from medtx.data.checks import ValidationReport
+from medtx.data.ingest import IngestInfo
 from medtx.data.split import Split
+from medtx.evaluation.document import Evaluation
+from medtx.evaluation.gate import GateDecision
+from medtx.evaluation.scoring import PredictorScores
+from medtx.modeling.features import Encoded
+from medtx.registry import ModelVersion
 
 log = logging.getLogger("medtx.stages.train")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Tokenized:
-    encoded: dict  # side -> medtx.features.Encoded
-    strategy: dict
+    encoded: dict[str, Encoded]  # side -> token windows
+    strategy: dict  # the long-note strategy (LongNoteStrategy.to_dict)
     source: str  # resolved model/tokenizer location
     pad_id: int
     data_hash: str
     seconds: float
 
 
-@dataclass
+@dataclass(frozen=True)
 class FineTuned:
-    package: bytes  # medtx.package.package_to_bytes of the best epoch's model package
-    history: list
+    package: bytes  # the best epoch's model package as tar.gz bytes
+    history: tuple[dict, ...]
     best_epoch: int
     device: str
     precision: str
@@ -44,7 +53,7 @@ class FineTuned:
     seconds: float
 
 
-@dataclass
+@dataclass(frozen=True)
 class BaselineScores:
     val_scores: np.ndarray
     test_scores: np.ndarray
@@ -52,13 +61,43 @@ class BaselineScores:
     description: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class Registered:
-    version: Any  # medtx.registry.ModelVersion
-    decision: Any  # medtx.gate.GateDecision
-    champion: Optional[dict] = None  # champion metrics re-scored on this run's test split
-    champion_version: Optional[int] = None
-    tags: list = field(default_factory=list)
+    version: ModelVersion
+    decision: GateDecision
+    champion: Optional[PredictorScores]  # the champion re-scored on this run's test split
+    champion_version: Optional[int]
+    tags: tuple[str, ...]
+
+
+def resolve_settings(cfg: Any, data: str = "", labels: str = "") -> Settings:
+    """Typed settings from the flow's config, with the ``--data`` / ``--labels`` parameters."""
+    settings = settings_from(cfg)
+    overrides: dict = {"data": {"path": data}} if data else {}
+    if labels:
+        overrides["labels"] = {"preset": labels}
+    return settings.with_overrides(**overrides) if overrides else settings
+
+
+def ingest(settings: Settings) -> tuple[pd.DataFrame, IngestInfo]:
+    """Read the configured CSV (path or s3://) or generate the demo set."""
+    from medtx.data.ingest import ingest as read
+
+    return read(None, settings)
+
+
+def validate(raw: pd.DataFrame, settings: Settings) -> ValidationReport:
+    """The data checks and the label policy (:func:`medtx.data.prepare.check_notes`)."""
+    from medtx.data.prepare import check_notes
+
+    return check_notes(raw, settings)
+
+
+def split(report: ValidationReport, settings: Settings) -> Split:
+    """Group-aware split of the checked notes."""
+    from medtx.data.split import split_notes
+
+    return split_notes(report.notes, settings.split)
 
 
 def tokenize(split: Split, settings: Settings, cache_dir: Optional[Path]) -> Tokenized:
@@ -82,8 +121,8 @@ def tokenize(split: Split, settings: Settings, cache_dir: Optional[Path]) -> Tok
 def finetune(split: Split, tok: Tokenized, settings: Settings, pathspec: str) -> FineTuned:
     """Fine-tune the configured model; return its package bytes and val/test logits."""
     from medtx.modeling import train
-    from medtx.modeling.pretrained import load_classifier, load_tokenizer
     from medtx.modeling.package import package_to_bytes, save_package
+    from medtx.modeling.pretrained import load_classifier, load_tokenizer
 
     t0 = time.perf_counter()
     train.set_seed(settings.train.seed)
@@ -104,9 +143,9 @@ def finetune(split: Split, tok: Tokenized, settings: Settings, pathspec: str) ->
         pkg = save_package(result.model.to("cpu"), load_tokenizer(tok.source), Path(tmp) / "model", meta)
         blob = package_to_bytes(pkg)
     return FineTuned(
-        package=blob, history=result.history, best_epoch=result.best_epoch, device=result.device,
-        precision=result.precision, val_logits=result.val_logits, test_logits=test_logits,
-        seconds=time.perf_counter() - t0,
+        package=blob, history=tuple(result.history), best_epoch=result.best_epoch,
+        device=result.device, precision=result.precision, val_logits=result.val_logits,
+        test_logits=test_logits, seconds=time.perf_counter() - t0,
     )
 
 
@@ -115,7 +154,8 @@ def baseline(split: Split, settings: Settings) -> BaselineScores:
     from medtx.modeling.baseline import fit_baseline
 
     t0 = time.perf_counter()
-    model = fit_baseline(list(split.train["text"]), split.y("train"), len(split.labels), seed=settings.train.seed)
+    model = fit_baseline(list(split.train["text"]), split.y("train"), len(split.labels),
+                         seed=settings.train.seed, settings=settings.baseline)
     return BaselineScores(
         val_scores=model.decision_scores(list(split.val["text"])),
         test_scores=model.decision_scores(list(split.test["text"])),
@@ -124,87 +164,98 @@ def baseline(split: Split, settings: Settings) -> BaselineScores:
     )
 
 
-def score_system(name: str, val_scores: np.ndarray, test_scores: np.ndarray, split: Split) -> dict:
-    """One system's test metrics and calibration on ``split`` (temperature fitted on validation)."""
+def score_system(name: str, val_scores: np.ndarray, test_scores: np.ndarray, split: Split):
+    """One system's :class:`~medtx.evaluation.document.SystemScores` on ``split``."""
     from medtx.evaluation.scoring import evaluate_system
 
     return evaluate_system(name, val_scores, split.y("val"), test_scores, split.y("test"),
                            labels=split.labels, test_all_labels=list(split.test["all_labels"]))
 
 
-def split_ceiling(split: Split) -> dict:
-    """The single-label ceiling of ``split``'s test rows (:func:`medtx.evaluation.metrics.label_ceiling`)."""
+def split_ceiling(split: Split):
+    """The single-label ceiling of ``split``'s test rows."""
     from medtx.evaluation.ceiling import label_ceiling
 
     return label_ceiling(split.y("test"), list(split.test["group"]), len(split.labels))
 
 
-def evaluate(split: Split, ft: FineTuned, base: BaselineScores, meta: dict) -> tuple[dict, bytes]:
-    """Score model and baseline side by side on test (temperature fitted on validation).
+def evaluate(split: Split, ft: FineTuned, base: BaselineScores, settings: Settings,
+             info: IngestInfo, report: ValidationReport, pathspec: str
+             ) -> tuple[Evaluation, bytes]:
+    """Score model and baseline side by side on test (temperatures fitted on validation).
 
-    Returns the ``evaluation.json`` document and the model package updated with its
-    temperature, metrics and evaluation (the manifest is rewritten, so it stays verifiable).
+    Returns the evaluation and the model package updated with its temperature, metrics and
+    ``evaluation.json`` (the manifest is rewritten, so it stays verifiable).
     """
-    from medtx.evaluation.document import build_evaluation, summarize_for_cli, write_evaluation
+    from medtx.evaluation.document import build_evaluation, evaluation_json
     from medtx.modeling.package import add_files, package_from_bytes, package_to_bytes, update_meta
 
-    model_eval = score_system("model", ft.val_logits, ft.test_logits, split)
-    base_eval = score_system("baseline", base.val_scores, base.test_scores, split)
-    doc = build_evaluation(model_eval, base_eval, meta, split_ceiling(split))
+    meta = {
+        "pathspec": pathspec, "data_sha256": info.sha256, "data_source": info.source,
+        "is_demo": info.is_demo, "labels_policy": report.policy,
+        "model": settings.model.name_or_path, "split": split.summary()["sizes"],
+    }
+    model = score_system("model", ft.val_logits, ft.test_logits, split)
+    doc = build_evaluation(model, score_system("baseline", base.val_scores, base.test_scores, split),
+                           meta, split_ceiling(split))
     with tempfile.TemporaryDirectory(prefix="medtx-pkg-") as tmp:
         pkg = package_from_bytes(ft.package, Path(tmp) / "model")
-        update_meta(pkg, temperature=model_eval["temperature"], metrics=summarize_for_cli(model_eval))
-        add_files(pkg, {"evaluation.json": write_evaluation(doc, Path(tmp) / "evaluation.json")})
+        update_meta(pkg, temperature=model.temperature, metrics=model.headline())
+        add_files(pkg, {"evaluation.json": evaluation_json(doc)})
         blob = package_to_bytes(pkg)
-    log.info(
-        "test macro-F1: model %.4f vs baseline %.4f (margin %+.4f)",
-        model_eval["macro_f1"], base_eval["macro_f1"], doc["margin"]["macro_f1"],
-    )
+    log.info("test macro-F1: model %.4f vs baseline %.4f (margin %+.4f)",
+             doc.model.macro_f1, doc.baseline.macro_f1, doc.margin["macro_f1"])
     return doc, blob
 
 
-def rescore_champion(package_dir: Path, split: Split) -> dict:
-    """The champion's accuracy / macro-F1 on this run's test split (like-for-like comparison).
-
-    Predictions of a label this split does not have count as misses.
-    """
-    from sklearn.metrics import f1_score
-
-    from medtx.modeling.predictor import Predictor
-
-    predictor = Predictor.load(package_dir)
-    probs = predictor.predict_proba(list(split.test["text"]))
-    predicted = np.array(predictor.labels, dtype=object)[probs.argmax(axis=1)]
-    truth = split.test["label"].to_numpy(dtype=object)
-    carried = [set(x) for x in split.test["all_labels"]]
-    return {
-        "n": int(len(truth)),
-        "accuracy": float(np.mean(predicted == truth)),
-        "macro_f1": float(f1_score(truth, predicted, labels=split.labels, average="macro", zero_division=0)),
-        "any_label_accuracy": float(np.mean([p in c for p, c in zip(predicted, carried)])),
-        "labels_match": list(predictor.labels) == list(split.labels),
-    }
+def git_commit() -> Optional[str]:
+    """The commit of the checkout the library runs from, or None outside a git work tree."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5, cwd=Path(__file__).resolve().parent)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (out.stdout.strip() or None) if out.returncode == 0 else None
 
 
-def register(settings: Settings, package: bytes, evaluation: dict, split: Split,
-             lineage: dict, actor: str) -> Registered:
+def register(settings: Settings, evaluation: Evaluation, package: bytes, split: Split,
+             info: IngestInfo, tok: Tokenized, pathspec: str) -> Registered:
     """Gate the candidate against baseline and champion, then register it with that status."""
     from medtx.evaluation.gate import decide
+    from medtx.evaluation.scoring import score_predictor
     from medtx.modeling.package import package_from_bytes
-    from medtx.registry import open_registry, run_tags
+    from medtx.modeling.predictor import Predictor
+    from medtx.registry import current_actor, open_registry, run_tags
 
+    lineage = {"pathspec": pathspec, "data_hash": tok.data_hash, "data_sha256": info.sha256,
+               "git_commit": git_commit(), "env": settings.env}
     registry = open_registry(settings)
     champion = registry.latest("Approved") if settings.gate.compare_to_champion else None
-    champion_metrics = None
+    champion_scores = None
     with tempfile.TemporaryDirectory(prefix="medtx-reg-") as tmp:
-        if champion is not None:
-            champ_dir = registry.fetch(champion.version, Path(tmp) / "champion")
-            champion_metrics = rescore_champion(champ_dir, split)
-        decision = decide(evaluation["model"], evaluation["baseline"], champion_metrics, settings.gate)
+        if champion is not None:  # re-scored on this run's test split: like for like
+            predictor = Predictor.load(registry.fetch(champion.version, Path(tmp) / "champion"))
+            champion_scores = score_predictor(predictor, split.test, split.labels)
+        decision = decide(evaluation.model.headline(), evaluation.baseline.headline(),
+                          champion_scores.headline() if champion_scores else None, settings.gate)
         pkg = package_from_bytes(package, Path(tmp) / "candidate")
-        version = registry.register(pkg, evaluation, decision.status, decision.reasons, lineage, actor)
+        version = registry.register(pkg, evaluation, decision.status, decision.reasons, lineage,
+                                    current_actor())
     log.info("registered %s version %d as %s", registry.group, version.version, version.status)
-    return Registered(
-        version=version, decision=decision, champion=champion_metrics,
-        champion_version=champion.version if champion else None, tags=run_tags(version),
-    )
+    return Registered(version=version, decision=decision, champion=champion_scores,
+                      champion_version=champion.version if champion else None,
+                      tags=tuple(run_tags(version)))
+
+
+def export(package: bytes, evaluation: Evaluation, output_dir: str | Path, run_id: str) -> Path:
+    """``<output_dir>/<run_id>/{model/, model.tar.gz, evaluation.json}``; returns the folder."""
+    from medtx.evaluation.document import write_evaluation
+    from medtx.modeling.package import make_tarball, package_from_bytes
+
+    root = Path(output_dir) / str(run_id)
+    if root.exists():
+        raise FileExistsError(f"export folder {root} already exists; choose another --output-dir")
+    root.mkdir(parents=True)
+    make_tarball(package_from_bytes(package, root / "model"), root / "model.tar.gz")
+    write_evaluation(evaluation, root / "evaluation.json")
+    return root
