@@ -9,7 +9,7 @@ import pytest
 
 from medtx.evaluation.calibration import expected_calibration_error, fit_temperature, negative_log_likelihood, reliability_bins
 from medtx.evaluation.ceiling import label_ceiling
-from medtx.evaluation.document import Evaluation, build_evaluation, read_evaluation, write_evaluation
+from medtx.evaluation.document import Evaluation, build_evaluation, write_evaluation
 from medtx.evaluation.metrics import classification_metrics
 from medtx.evaluation.scoring import evaluate_system
 from medtx.modeling.inference import softmax
@@ -176,7 +176,7 @@ def test_evaluation_json_round_trip(tmp_path):
     doc = build_evaluation(_system("model", 2.0, 6), _system("baseline", 1.0, 7), {"seed": np.int64(42)},
                            ceiling)
     path = write_evaluation(doc, tmp_path / "out" / "evaluation.json")
-    back = read_evaluation(path)
+    back = Evaluation.from_dict(json.loads(path.read_text()), str(path))
     assert isinstance(back, Evaluation)
     assert list(back.labels) == LABELS and back.meta == {"seed": 42}
     assert back.model.confusion == doc.model.confusion
@@ -188,7 +188,7 @@ def test_evaluation_json_round_trip(tmp_path):
     assert list(json.loads(text)) == sorted(json.loads(text))
     (tmp_path / "bad.json").write_text(json.dumps({"schema": 99}))
     with pytest.raises(ValueError):
-        read_evaluation(tmp_path / "bad.json")
+        Evaluation.from_dict(json.loads((tmp_path / "bad.json").read_text()))
 
 
 def test_headline_prefers_calibrated_ece():

@@ -81,13 +81,6 @@ def _suite_dict(name: str) -> dict:
     return suite
 
 
-def load_suite(name: str) -> "great_expectations.ExpectationSuite":  # noqa: F821
-    """The expectation suite stored in ``data_checks/<name>.json``."""
-    import great_expectations as gx
-
-    return gx.ExpectationSuite(**_suite_dict(name))
-
-
 class _SuiteRunner:
     """One ephemeral GX context per validation; validates suites over in-memory frames."""
 

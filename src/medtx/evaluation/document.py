@@ -177,8 +177,3 @@ def write_evaluation(evaluation: Evaluation, path: str | os.PathLike) -> Path:
     tmp.write_text(evaluation_json(evaluation), encoding="utf-8")
     tmp.replace(target)
     return target
-
-
-def read_evaluation(path: str | os.PathLike) -> Evaluation:
-    """Read an ``evaluation.json``; refuse documents of an unknown schema version."""
-    return Evaluation.from_dict(json.loads(Path(path).read_text(encoding="utf-8")), str(path))

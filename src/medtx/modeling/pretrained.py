@@ -149,8 +149,3 @@ def load_classifier(source: str, labels: list[str], attn: str = "sdpa") -> Any:
         use_safetensors=True,
         ignore_mismatched_sizes=True,
     )
-
-
-def count_parameters(model: Any) -> int:
-    """Number of parameters of a torch module."""
-    return int(sum(p.numel() for p in model.parameters()))
