@@ -1,4 +1,10 @@
-"""Shared fixtures: settings, the real dataset (skipped when absent), a moto server on loopback."""
+"""Shared fixtures: settings, the real dataset (skipped when absent), a moto server on loopback,
+and the one tiny-BERT factory (``word_tokenizer``, ``tiny_bert``, ``save_hf_folder``) that the
+model and flow fixtures build on.
+
+Tests that read the real Medical Transcriptions file get it only from ``real_data_path`` and
+carry the ``real_data`` marker (added here to any test that asks for the fixture, as a net).
+"""
 from __future__ import annotations
 
 import json
@@ -22,8 +28,18 @@ def settings():
     return parse_settings(json.loads((ROOT / "configs" / "local.json").read_text()))
 
 
+def pytest_collection_modifyitems(config, items):
+    """Any test that asks for ``real_data_path`` carries ``real_data``, so ``-m "not real_data"``
+    always leaves the real file alone."""
+    for item in items:
+        if "real_data_path" in getattr(item, "fixturenames", ()) and item.get_closest_marker("real_data") is None:
+            item.add_marker(pytest.mark.real_data)
+
+
 @pytest.fixture(scope="session")
 def real_data_path() -> Path:
+    """The real Medical Transcriptions CSV (``../shared/data/mtsamples.csv``, or the file named
+    by MEDTX_REAL_DATA); skips the test when it is absent."""
     if not REAL_DATA.is_file():
         pytest.skip(f"real dataset not found at {REAL_DATA} (set MEDTX_REAL_DATA to its path)")
     return REAL_DATA
@@ -52,3 +68,59 @@ def moto_endpoint():
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+BERT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+@pytest.fixture(scope="session")
+def word_tokenizer():
+    """``make(vocab_words, folder) -> BertTokenizerFast``: a lower-casing WordPiece tokenizer over
+    exactly ``vocab_words`` (BERT's special tokens are put first when missing), written to
+    ``folder/vocab.txt``."""
+    def make(vocab_words, folder: Path):
+        from transformers import BertTokenizerFast
+
+        vocab = [w for w in BERT_SPECIALS if w not in vocab_words] + list(vocab_words)
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
+        return BertTokenizerFast(vocab=str(folder / "vocab.txt"), do_lower_case=True)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def tiny_bert():
+    """``make(vocab_words, labels=None, seed=0, max_positions=64)``: a random-init 2-layer BERT
+    (hidden 64, 2 heads) sized to ``vocab_words`` (a list of tokens, or a tokenizer).
+
+    With ``labels`` it is a ``BertForSequenceClassification`` whose id2label/label2id name them;
+    without, a bare ``BertModel`` encoder (what a pretrained checkpoint folder holds)."""
+    def make(vocab_words, labels=None, seed: int = 0, max_positions: int = 64):
+        import torch
+        from transformers import BertConfig, BertForSequenceClassification, BertModel
+
+        vocab_size = len(vocab_words.get_vocab()) if hasattr(vocab_words, "get_vocab") else len(vocab_words)
+        extra = {} if labels is None else {
+            "id2label": dict(enumerate(labels)), "label2id": {l: i for i, l in enumerate(labels)}}
+        config = BertConfig(vocab_size=vocab_size, hidden_size=64, num_hidden_layers=2,
+                            num_attention_heads=2, intermediate_size=128,
+                            max_position_embeddings=max_positions, attn_implementation="sdpa", **extra)
+        torch.manual_seed(seed)
+        return BertModel(config) if labels is None else BertForSequenceClassification(config)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def save_hf_folder():
+    """``save(model, tokenizer, out) -> out``: model and tokenizer saved together like a
+    Hugging Face checkpoint folder (loadable with ``from_pretrained(out)``)."""
+    def save(model, tokenizer, out: Path) -> Path:
+        out = Path(out)
+        model.save_pretrained(out)
+        tokenizer.save_pretrained(out)
+        return out
+
+    return save

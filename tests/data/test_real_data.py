@@ -6,6 +6,8 @@ from medtx.data.checks import validate
 from medtx.errors import DataValidationError
 from medtx.data.labels import SPEC12_KEEP, SPEC12_MERGE, resolve_policy
 
+pytestmark = pytest.mark.real_data
+
 
 @pytest.fixture(scope="module")
 def raw(real_data_path):

@@ -21,28 +21,23 @@ def demo_csv(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory, demo_csv) -> Path:
-    """A random 2-layer BERT + word-level tokenizer over the demo vocabulary, saved like an HF folder."""
+def demo_vocab(demo_csv) -> list[str]:
+    """The 3000 commonest lower-case words of the demo notes, sorted (a word-level vocabulary)."""
     import pandas as pd
-    import torch
-    from transformers import BertConfig, BertModel, BertTokenizerFast
 
     words = Counter(
         w for text in pd.read_csv(demo_csv)["transcription"].dropna()
         for w in re.findall(r"[a-z]+", text.lower())
     )
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted(w for w, _ in words.most_common(3000))
+    return sorted(w for w, _ in words.most_common(3000))
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, demo_vocab, word_tokenizer, tiny_bert, save_hf_folder) -> Path:
+    """A random 2-layer BERT + word-level tokenizer over the demo vocabulary, saved like an HF folder."""
     out = tmp_path_factory.mktemp("tiny-bert")
-    (out / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    tokenizer = BertTokenizerFast(vocab=str(out / "vocab.txt"), do_lower_case=True)
-    torch.manual_seed(0)
-    model = BertModel(BertConfig(
-        vocab_size=len(vocab), hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=128, max_position_embeddings=128,
-    ))
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
+    tokenizer = word_tokenizer(demo_vocab, out)
+    return save_hf_folder(tiny_bert(tokenizer, seed=0, max_positions=128), tokenizer, out)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.real_data]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -21,17 +21,13 @@ def one_torch_thread():
 
 
 def test_local_profile_on_real_spec12(real_data_path, settings, tmp_path):
-    from medtx.data import checks
-    from medtx.stages import train as pipeline
-    from medtx.data.ingest import ingest
-    from medtx.data.labels import resolve_policy
+    from medtx.data.prepare import prepare
     from medtx.modeling.package import package_from_bytes
     from medtx.modeling.predictor import Predictor
-    from medtx.data.split import split_notes
+    from medtx.stages import train as pipeline
 
-    raw, _ = ingest(str(real_data_path), settings)
-    report = checks.validate(raw, settings, resolve_policy(settings.labels))
-    split = split_notes(report.notes, settings.split)
+    settings = settings.with_overrides(labels={"preset": "spec12"})  # the shipped local profile's task
+    split = prepare(settings, source=str(real_data_path)).split
     tok = pipeline.tokenize(split, settings, tmp_path / "cache")
     ft = pipeline.finetune(split, tok, settings, "test/1/finetune/1")
     base = pipeline.baseline(split, settings)
