@@ -36,7 +36,9 @@ import torch  # noqa: E402
 
 from medtx.config import TrainSettings  # noqa: E402
 from medtx.modeling.features import Encoded  # noqa: E402
-from medtx.modeling.train import WindowData, pick_device, pick_precision, train_step_factory  # noqa: E402
+from medtx.modeling.runtime import pick_device, pick_precision  # noqa: E402
+from medtx.modeling.train import train_step_factory  # noqa: E402
+from medtx.modeling.windows import WindowData  # noqa: E402
 
 N_LABELS, VOCAB = 12, 30522
 GPU_BF16_PEAK = [("H100 PCIe", 756e12), ("H100", 989e12), ("H200", 989e12), ("GH200", 989e12),

@@ -9,8 +9,10 @@ import torch
 
 from medtx.errors import TrainingError
 from medtx.modeling.features import Encoded
-from medtx.modeling.train import (WindowData, class_weights, finetune, one_window_per_note, predict_logits,
-                         stratified_subsample, weighted_loss)
+from medtx.modeling.inference import predict_logits
+from medtx.modeling.loss import class_weights, weighted_loss
+from medtx.modeling.train import finetune, linear_schedule, stratified_subsample
+from medtx.modeling.windows import WindowData, one_window_per_note
 
 
 def test_class_weights_favour_the_rare_class():
@@ -23,6 +25,36 @@ def test_class_weights_favour_the_rare_class():
     for c in range(2):
         lo, hi = sorted([1.0, float(balanced[c])])
         assert lo < float(sqrt[c]) < hi
+
+
+def test_balanced_weights_are_n_over_k_count_with_absent_classes_kept_finite():
+    y = np.array([0] * 6 + [1] * 3 + [3] * 1)  # class 2 absent, 4 classes in all
+    n, k = len(y), 4
+    expected = [n / (k * 6), n / (k * 3), n / (k * 1), n / (k * 1)]  # absent: as if one member
+    np.testing.assert_allclose(class_weights(y, k, "balanced").numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(class_weights(y, k, "sqrt").numpy(), np.sqrt(expected), rtol=1e-6)
+    with pytest.raises(ValueError, match="mode"):
+        class_weights(y, k, "inverse")
+    with pytest.raises(ValueError, match="0..3"):
+        class_weights(np.array([0, 4]), k, "balanced")
+
+
+def test_schedule_warms_up_linearly_then_decays_to_zero():
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([param], lr=1.0)
+    scheduler = linear_schedule(optimizer, total_steps=20, warmup_ratio=0.2)  # 4 warmup steps
+    lrs = []
+    for _ in range(20):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    np.testing.assert_allclose(lrs[:4], [0.25, 0.5, 0.75, 1.0])  # the first step is not at 0
+    assert all(a > b for a, b in zip(lrs[3:], lrs[4:]))  # strictly decreasing after the peak
+    np.testing.assert_allclose(lrs[4:], [(20 - s) / 17 for s in range(4, 20)])
+    assert lrs[-1] > 0 and optimizer.param_groups[0]["lr"] == 0.0  # 0 once every step is done
+    no_warmup = torch.optim.SGD([param], lr=1.0)
+    linear_schedule(no_warmup, total_steps=10, warmup_ratio=0.0)
+    assert no_warmup.param_groups[0]["lr"] == 1.0  # the first step already at full rate
 
 
 def test_weighted_loss_moves_towards_the_rare_class():
@@ -57,6 +89,20 @@ def test_stratified_subsample_is_deterministic_and_proportional():
     a, b = stratified_subsample(y, 50, 3), stratified_subsample(y, 50, 3)
     assert np.array_equal(a, b) and len(a) == 50 and len(set(a)) == 50
     assert np.bincount(y[a]).tolist() == [40, 10]
+    assert not np.array_equal(a, stratified_subsample(y, 50, 4))  # the seed decides the draw
+    assert np.array_equal(stratified_subsample(y, 200, 3), np.arange(100))  # cap above n: all
+
+
+def test_stratified_subsample_copes_with_single_member_classes():
+    y = np.array([0] * 30 + [1] * 10 + [2] + [3])  # two classes with one note each
+    keep = stratified_subsample(y, 21, 0)
+    assert len(keep) == len(set(keep)) == 21
+    counts = np.bincount(y[keep], minlength=4)
+    assert counts[0] == 15 and counts[1] == 5  # the big classes stay proportional
+    lone = np.array([0] * 30 + [1] * 10 + [2])  # one singleton: it joins the largest class
+    assert len(stratified_subsample(lone, 20, 0)) == 20
+    many = np.arange(12) % 6  # more classes than the cap: a plain random draw
+    assert len(stratified_subsample(many, 3, 0)) == 3
 
 
 def test_training_reduces_loss_and_keeps_best_epoch(trained):
@@ -124,9 +170,7 @@ def test_window_sampling_trains_one_window_per_note_per_epoch(tiny_model_factory
     assert len(result.history) == 2
 
 
-def test_result_keeps_the_best_epochs_validation_logits(trained):
-    from tinymodels import toy_set
-
+def test_result_keeps_the_best_epochs_validation_logits(trained, toy_set):
     from medtx.modeling.features import encode_texts
 
     result, tokenizer, strategy = trained

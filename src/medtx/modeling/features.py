@@ -7,7 +7,7 @@ how a note becomes one or more windows of token ids:
 * ``head_tail``: the first ``head_tokens`` content tokens plus the last ones that fill the
   window (history at the top, assessment and plan at the bottom).
 * ``chunks``: overlapping windows spread over the whole note (at most ``max_chunks``); the
-  model's logits are mean-pooled per note (:func:`medtx.modeling.train.predict_logits`).
+  model's logits are mean-pooled per note (:func:`medtx.modeling.inference.predict_logits`).
 
 The same strategy is stored in the model package and used again at evaluation and prediction.
 """

@@ -5,16 +5,17 @@ One training step (:class:`TrainStep`, built by :func:`train_step_factory`) is u
 GPU, class-weighted cross-entropy, backward, gradient clipping, AdamW (fused on CUDA) and a
 warmup + linear decay schedule. Batches are grouped by length and padded per batch; the step
 never waits for the GPU (the loss stays on the device until the epoch ends).
+
+Devices, seeds and precision live in :mod:`runtime`, batching in :mod:`windows`, the loss in
+:mod:`loss` and inference in :mod:`inference` (which never imports this module).
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import random
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,6 +23,10 @@ import torch.nn.functional as F
 
 from medtx.errors import TrainingError
 from medtx.modeling.features import Encoded
+from medtx.modeling.inference import predict_logits
+from medtx.modeling.loss import class_weights, weighted_loss
+from medtx.modeling.runtime import autocast_for, pick_device, pick_precision, set_seed
+from medtx.modeling.windows import WindowData, one_window_per_note
 
 log = logging.getLogger("medtx.modeling.train")
 
@@ -38,112 +43,21 @@ class TrainResult:
     val_logits: np.ndarray  # the best epoch's validation logits, as scored during training
 
 
-def set_seed(seed: int) -> None:
-    """The one place random seeds are fixed (python, numpy, torch incl. CUDA)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+def linear_schedule(optimizer: torch.optim.Optimizer, total_steps: int,
+                    warmup_ratio: float) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warmup over ``w = max(1, round(total_steps * warmup_ratio))`` steps, then linear
+    decay, reaching 0 just after the last step (``transformers.get_linear_schedule_with_warmup``).
 
+    Step ``s`` (from 0) runs at ``(s + 1) / w`` of the peak while warming up, so the first update
+    is not wasted at 0, then at ``(total - s) / (total - w + 1)``: the schedule starts one step in
+    (``last_epoch=0``) over ``total + 1`` steps.
+    """
+    from transformers import get_linear_schedule_with_warmup
 
-def class_weights(y: np.ndarray, n_classes: int,
-                  mode: Literal["none", "balanced", "sqrt"]) -> torch.Tensor | None:
-    """Per-class loss weights: ``balanced`` = n / (k * count), ``sqrt`` = its square root."""
-    if mode == "none":
-        return None
-    if mode not in ("balanced", "sqrt"):
-        raise ValueError(f"class weight mode must be none, balanced or sqrt, got {mode!r}")
-    counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=n_classes).astype(np.float64)
-    w = len(y) / (n_classes * np.maximum(counts, 1.0))
-    return torch.tensor(np.sqrt(w) if mode == "sqrt" else w, dtype=torch.float32)
-
-
-def weighted_loss(logits: torch.Tensor, target: torch.Tensor,
-                  weights: torch.Tensor | None) -> torch.Tensor:
-    """Cross-entropy in fp32, weighted per class (mean over the batch's total weight)."""
-    return F.cross_entropy(logits.float(), target, weight=weights)
-
-
-def pick_device(device: str | torch.device | None = None) -> torch.device:
-    """``cuda`` when available unless told otherwise."""
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-def pick_precision(setting: str, device: torch.device) -> str:
-    """bf16 on a CUDA device that supports it (``auto``/``bf16``), fp32 otherwise."""
-    if setting in ("auto", "bf16") and device.type == "cuda" and torch.cuda.is_bf16_supported():
-        return "bf16"
-    if setting == "bf16":
-        log.info("bf16 requested but %s has no bf16 support here: training in fp32", device)
-    return "fp32"
-
-
-def _autocast(device: torch.device, precision: str) -> Any:
-    bf16 = precision == "bf16"
-    return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
-
-
-class WindowData:
-    """Token windows as one padded array, served in length-grouped, dynamically padded batches."""
-
-    def __init__(self, enc: Encoded, labels: np.ndarray | None, pad_id: int, multiple: int = 8):
-        self.lengths = np.array([len(w) for w in enc.input_ids], dtype=np.int64)
-        self.cap = int(self.lengths.max(initial=1))  # padding never goes beyond the longest
-        self.ids = np.full((len(self.lengths), self.cap), pad_id, dtype=np.int64)
-        for i, w in enumerate(enc.input_ids):
-            self.ids[i, :len(w)] = w
-        self.labels = None if labels is None else np.asarray(labels, dtype=np.int64)
-        self.multiple = multiple
-
-    def __len__(self) -> int:
-        return len(self.lengths)
-
-    def batches(self, batch_size: int, rng: np.random.Generator, mega: int = 50,
-                rows: np.ndarray | None = None) -> list:
-        """Shuffle, sort by length inside mega-batches, cut into batches, shuffle the batches.
-
-        ``rows`` restricts the epoch to those windows (default: all of them).
-        """
-        order = rng.permutation(len(self) if rows is None else np.asarray(rows, dtype=np.int64))
-        out = []
-        for s in range(0, len(order), batch_size * mega):
-            part = order[s:s + batch_size * mega]
-            part = part[np.argsort(-self.lengths[part], kind="stable")]
-            out.extend(part[i:i + batch_size] for i in range(0, len(part), batch_size))
-        return [out[i] for i in rng.permutation(len(out))]
-
-    def collate(self, idx: np.ndarray, device: torch.device) -> dict:
-        """Tensors for one batch; no attention mask when no window in it is padded."""
-        lens = self.lengths[idx]
-        longest = int(lens.max())
-        uniform = bool((lens == longest).all())
-        width = longest if uniform else min(-(-longest // self.multiple) * self.multiple, self.cap)
-        ids = torch.from_numpy(self.ids[idx, :width])
-        mask = None if uniform else (
-            torch.arange(width)[None, :] < torch.from_numpy(lens)[:, None]).long()
-        batch = {"input_ids": ids, "attention_mask": mask}
-        if self.labels is not None:
-            batch["labels"] = torch.from_numpy(self.labels[idx])
-        pin = device.type == "cuda"  # pinned host memory lets the copy overlap GPU work
-        return {k: v if v is None else (v.pin_memory() if pin else v).to(device, non_blocking=pin)
-                for k, v in batch.items()}
-
-
-def one_window_per_note(note_index: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Positions of one randomly drawn window of every note (windows of a note may be anywhere)."""
-    index = np.asarray(note_index, dtype=np.int64)
-    order = np.argsort(index, kind="stable")
-    counts = np.bincount(index)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    present = counts > 0
-    draw = starts[present] + np.floor(rng.random(int(present.sum())) * counts[present]).astype(np.int64)
-    return np.sort(order[draw])
-
-
-def _lr_lambda(total: int, warmup_ratio: float) -> Any:
-    warm = max(1, int(round(total * warmup_ratio)))
-    return lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
+    warmup = max(1, int(round(total_steps * warmup_ratio)))
+    for group in optimizer.param_groups:
+        group.setdefault("initial_lr", group["lr"])  # what resuming at last_epoch=0 needs
+    return get_linear_schedule_with_warmup(optimizer, warmup, total_steps + 1, last_epoch=0)
 
 
 class TrainStep:
@@ -161,15 +75,14 @@ class TrainStep:
                   {"params": [p for p in self.params if p.ndim < 2], "weight_decay": 0.0}]
         self.optimizer = torch.optim.AdamW(groups, lr=settings.learning_rate,
                                            fused=device.type == "cuda")
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, _lr_lambda(total_steps, settings.warmup_ratio))
+        self.scheduler = linear_schedule(self.optimizer, total_steps, settings.warmup_ratio)
         self.compiled = bool(settings.compile)
         self._forward_loss = torch.compile(self._eager_forward_loss) if self.compiled \
             else self._eager_forward_loss
 
     def _eager_forward_loss(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
                             labels: torch.Tensor) -> torch.Tensor:
-        with _autocast(self.device, self.precision):
+        with autocast_for(self.device, self.precision):
             logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
         return weighted_loss(logits, labels, self.weights)
 
@@ -195,17 +108,30 @@ def train_step_factory(model: Any, settings: Any, device: torch.device, total_st
 
 
 def stratified_subsample(y: np.ndarray, cap: int, seed: int) -> np.ndarray:
-    """Deterministic ~proportional subsample of ``cap`` positions (sorted)."""
+    """Deterministic, class-proportional subsample of ``cap`` positions (sorted).
+
+    Classes with a single member are pooled into one stratum (sklearn needs two per stratum);
+    a pool of one joins the largest class. When there are more strata than ``cap`` (or than the
+    notes left out) the draw is a plain random one.
+    """
+    from sklearn.model_selection import train_test_split
+
     y = np.asarray(y)
     if cap >= len(y):
         return np.arange(len(y))
-    rng = np.random.default_rng(seed)
-    perm = rng.permutation(len(y))
-    key = np.empty(len(y))
-    for c in np.unique(y):
-        members = perm[y[perm] == c]
-        key[members] = (np.arange(len(members)) + 0.5) / len(members)
-    return np.sort(perm[np.argsort(key[perm], kind="stable")[:cap]])
+    if cap < 1:
+        raise ValueError(f"a subsample needs at least one note, got cap={cap}")
+    _, strata, counts = np.unique(y, return_inverse=True, return_counts=True)
+    single = counts[strata] == 1
+    if single.sum() == 1:
+        strata = np.where(single, int(np.argmax(counts)), strata)
+    elif single.any():
+        strata = np.where(single, -1, strata)
+    n_strata = len(np.unique(strata))
+    stratify = strata if n_strata <= min(cap, len(y) - cap) else None
+    keep, _ = train_test_split(np.arange(len(y)), train_size=cap, stratify=stratify,
+                               random_state=seed % 2**32)
+    return np.sort(keep)
 
 
 def _check_inputs(enc: Encoded, y: np.ndarray, n_classes: int, name: str) -> None:
@@ -290,32 +216,3 @@ def finetune(model: Any, train: Encoded, y_train: Any, val: Encoded, y_val: Any,
     model.load_state_dict(best_state)
     model.eval()
     return TrainResult(model, history, best_epoch, str(device), step.precision, best_val_logits)
-
-
-@torch.inference_mode()
-def predict_logits(model: Any, enc: Encoded, batch_size: int = 64,
-                   device: str | torch.device | None = None) -> np.ndarray:
-    """Logits per note ``[n_notes, n_classes]``; windows of one note are mean-pooled."""
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    model.to(device).eval()
-    n_classes = int(model.config.num_labels)
-    if enc.n_notes == 0:
-        return np.zeros((0, n_classes), dtype=np.float32)
-    index = np.asarray(enc.note_index, dtype=np.int64)
-    counts = np.bincount(index, minlength=enc.n_notes)
-    if (counts == 0).any():
-        raise ValueError(f"{int((counts == 0).sum())} note(s) have no token window")
-    data = WindowData(enc, None, getattr(model.config, "pad_token_id", None) or 0)
-    order = np.argsort(-data.lengths, kind="stable")
-    precision = "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
-    window_logits = np.empty((len(data), n_classes), dtype=np.float32)
-    for s in range(0, len(order), batch_size):
-        idx = order[s:s + batch_size]
-        batch = data.collate(idx, device)
-        with _autocast(device, precision):
-            out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-        window_logits[idx] = out.logits.float().cpu().numpy()
-    sums = np.zeros((enc.n_notes, n_classes), dtype=np.float64)
-    np.add.at(sums, index, window_logits)
-    return (sums / counts[:, None]).astype(np.float32)
-
