@@ -10,8 +10,6 @@ from typing import Optional
 
 import numpy as np
 
-from medtx.modeling.inference import softmax
-
 _LOG_T_RANGE = (-7.0, 7.0)  # temperatures searched: e^-7 .. e^7
 _LOG_T_PRIOR_SD = 2.0  # weak log-normal prior around T=1 keeps tiny validation sets sane
 
@@ -45,11 +43,13 @@ def negative_log_likelihood(logits: np.ndarray, y: np.ndarray, temperature: floa
 def fit_temperature(val_logits: np.ndarray, y_val: np.ndarray) -> float:
     """Temperature ``T > 0`` minimising validation NLL of ``softmax(logits / T)``.
 
-    Searches ``log T`` in ``[-7, 7]`` on a grid, then refines by golden section around the best
-    grid point. A weak Gaussian prior on ``log T`` (centred on T=1, sd 2: it adds
-    ``(log T)^2 / 8`` nats to the summed NLL) keeps the fit finite when a tiny validation set
-    is perfectly separated; with a few hundred notes its effect is negligible.
+    Bounded Brent search (``scipy.optimize.minimize_scalar``) over ``log T`` in ``[-7, 7]``.
+    A weak Gaussian prior on ``log T`` (centred on T=1, sd 2: it adds ``(log T)^2 / 8`` nats
+    to the summed NLL) keeps the fit finite when a tiny validation set is perfectly separated;
+    with a few hundred notes its effect is negligible.
     """
+    from scipy.optimize import minimize_scalar
+
     z = check_scores(val_logits, y_val, "validation logits")
     y = np.asarray(y_val)
 
@@ -57,23 +57,11 @@ def fit_temperature(val_logits: np.ndarray, y_val: np.ndarray) -> float:
         total = negative_log_likelihood(z, y, math.exp(log_t)) * len(y)
         return total + 0.5 * (log_t / _LOG_T_PRIOR_SD) ** 2
 
-    grid = np.linspace(*_LOG_T_RANGE, 141)
-    values = [objective(u) for u in grid]
-    i = int(np.argmin(values))
-    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
-    ratio = (math.sqrt(5.0) - 1.0) / 2.0
-    a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
-    fa, fb = objective(a), objective(b)
-    while hi - lo > 1e-6:
-        if fa <= fb:
-            hi, b, fb = b, a, fa
-            a = hi - ratio * (hi - lo)
-            fa = objective(a)
-        else:
-            lo, a, fa = a, b, fb
-            b = lo + ratio * (hi - lo)
-            fb = objective(b)
-    return float(math.exp((lo + hi) / 2.0))
+    fit = minimize_scalar(objective, bounds=_LOG_T_RANGE, method="bounded",
+                          options={"xatol": 1e-7})
+    if not fit.success:
+        raise ValueError(f"temperature fit did not converge: {fit.message}")
+    return float(math.exp(fit.x))
 
 
 def _bin_index(confidence: np.ndarray, n_bins: int) -> np.ndarray:
