@@ -13,6 +13,13 @@ class ConfigError(MedtxError, ValueError):
     """A configuration file or override is malformed (unknown key, missing key, bad value)."""
 
 
+class InputError(MedtxError, ValueError):
+    """Notes given for prediction are malformed (not a list of non-empty strings).
+
+    Messages name positions in the request, never the text.
+    """
+
+
 class IngestError(MedtxError):
     """The input data cannot be read: missing path or S3 key, empty file, not a CSV, not UTF-8."""
 

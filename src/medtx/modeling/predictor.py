@@ -1,4 +1,10 @@
-"""Predictions from a model package, with the long-note strategy and temperature it carries."""
+"""Predictions from a model package, with the long-note strategy and temperature it carries.
+
+Inputs are checked at the boundary (:class:`medtx.errors.InputError` names positions, never
+text) and walked in slices of ``batch_size`` notes, so memory stays bounded for a big request.
+An empty list is valid: ``logits``/``predict_proba`` return a ``(0, n_classes)`` array and
+``predict`` an empty list.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,8 +12,37 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from medtx.modeling.inference import softmax
+from medtx.errors import InputError
 from medtx.modeling.features import LongNoteStrategy, encode_texts
+from medtx.modeling.inference import predict_logits, softmax
+from medtx.modeling.runtime import pick_device
+
+_SHOWN = 10  # positions named in an error message
+
+
+def _positions(bad: list[int]) -> str:
+    shown = ", ".join(str(i) for i in bad[:_SHOWN])
+    return shown + (f" (and {len(bad) - _SHOWN} more)" if len(bad) > _SHOWN else "")
+
+
+def check_notes(texts: Any) -> list[str]:
+    """The notes as a list of strings; :class:`InputError` on a malformed request."""
+    if isinstance(texts, (str, bytes)):
+        raise InputError("expected a list of notes, got a single string; wrap it in a list")
+    try:
+        notes = list(texts)
+    except TypeError:
+        raise InputError(f"expected a list of notes, got {type(texts).__name__}") from None
+    wrong = [i for i, t in enumerate(notes) if not isinstance(t, str)]
+    if wrong:
+        kinds = sorted({type(notes[i]).__name__ for i in wrong})
+        raise InputError(f"{len(wrong)} note(s) are not strings ({', '.join(kinds)}) "
+                         f"at position(s) {_positions(wrong)}")
+    blank = [i for i, t in enumerate(notes) if not t.strip()]
+    if blank:
+        raise InputError(f"{len(blank)} note(s) are empty or whitespace only "
+                         f"at position(s) {_positions(blank)}")
+    return notes
 
 
 class Predictor:
@@ -15,13 +50,13 @@ class Predictor:
 
     def __init__(self, model: Any, tokenizer: Any, meta: dict, device: str | None = None,
                  batch_size: int = 32):
-        from medtx.modeling.train import pick_device
-
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.model, self.tokenizer, self.meta = model, tokenizer, dict(meta)
         self.strategy = LongNoteStrategy.from_dict(meta["long_note"])
         self.temperature = float(meta.get("temperature", 1.0))
         self.device = pick_device(device)
-        self.batch_size = batch_size
+        self.batch_size = int(batch_size)
         self.model.to(self.device).eval()
         config_labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
         self.labels: list[str] = list(meta.get("labels") or config_labels)
@@ -29,19 +64,23 @@ class Predictor:
             raise ValueError("package labels differ from the model config's id2label")
 
     @classmethod
-    def load(cls, path: Path | str, device: str | None = None, verify: bool = True) -> "Predictor":
+    def load(cls, path: Path | str, device: str | None = None, verify: bool = True,
+             batch_size: int = 32) -> "Predictor":
         """Verify and load a package folder (see :func:`medtx.modeling.package.load_package`)."""
         from medtx.modeling.package import load_package
 
         model, tokenizer, meta = load_package(Path(path), verify=verify)
-        return cls(model, tokenizer, meta, device=device)
+        return cls(model, tokenizer, meta, device=device, batch_size=batch_size)
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         """Raw logits ``[n, n_classes]`` (chunk windows mean-pooled per note)."""
-        from medtx.modeling.train import predict_logits
-
-        enc = encode_texts(list(texts), self.tokenizer, self.strategy)
-        return predict_logits(self.model, enc, batch_size=self.batch_size, device=self.device)
+        notes = check_notes(texts)
+        parts = [np.zeros((0, len(self.labels)), dtype=np.float32)]
+        for s in range(0, len(notes), self.batch_size):
+            enc = encode_texts(notes[s:s + self.batch_size], self.tokenizer, self.strategy)
+            parts.append(predict_logits(self.model, enc, batch_size=self.batch_size,
+                                        device=self.device))
+        return np.concatenate(parts)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities: ``softmax(logits / temperature)``."""
