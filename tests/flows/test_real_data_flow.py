@@ -12,7 +12,6 @@ CHUNKED = {"model": {"long_note": "chunks", "max_chunks": 4, "chunk_stride": 8},
            "train": {"window_sampling": "one_per_note"}}
 
 
-@pytest.mark.slow
 @pytest.mark.real_data
 @pytest.mark.parametrize("preset, n_classes, recipe", [("spec12", 12, {}), ("all40", 40, CHUNKED)])
 def test_real_data_runs_with_a_text_disjoint_split(tmp_path, flow_config, run_flow, real_data_path, preset,
@@ -30,16 +29,17 @@ def test_real_data_runs_with_a_text_disjoint_split(tmp_path, flow_config, run_fl
     assert summary["test_multi_label_notes"] > 0
     assert all(label in labels for label, labels in zip(split.test["label"], split.test["all_labels"]))
     validation = run["validate"].task.data.validation
-    assert validation["counts"]["quarantined"] >= 33  # the empty transcriptions, kept with a reason
+    assert validation.counts["quarantined"] >= 33  # the empty transcriptions, kept with a reason
+    assert (validation.quarantine["reason"] == "empty_text").sum() >= 33
     evaluation = run["evaluate"].task.data.evaluation
-    assert evaluation["model"]["n"] == evaluation["baseline"]["n"] == len(split.test)
+    assert evaluation.model.n == evaluation.baseline.n == len(split.test)
     # multi-label notes cap what any single-label classifier can score; both systems stay below
-    ceiling = evaluation["ceiling"]
-    assert ceiling["rows"] == len(split.test) and ceiling["notes"] == split.test["group"].nunique()
-    assert ceiling["multi_label_notes"] == summary["test_multi_label_notes"]
-    assert ceiling["accuracy"] < 1.0
-    for system in ("model", "baseline"):
-        assert evaluation[system]["accuracy"] <= ceiling["accuracy"] + 1e-9
+    ceiling = evaluation.ceiling
+    assert ceiling.rows == len(split.test) and ceiling.notes == split.test["group"].nunique()
+    assert ceiling.multi_label_notes == summary["test_multi_label_notes"]
+    assert ceiling.accuracy < 1.0
+    for system in (evaluation.model, evaluation.baseline):
+        assert system.accuracy <= ceiling.accuracy + 1e-9
     if recipe:  # chunked training: the package keeps the strategy, so prediction pools windows too
         meta = json.loads((tmp_path / "out" / run.id / "model" / "medtx.json").read_text())
         assert meta["long_note"]["kind"] == "chunks" and meta["long_note"]["max_chunks"] == 4

@@ -151,7 +151,8 @@ def trained(tiny_tokenizer, toy_strategy, toy_train_settings, toy_set, tiny_mode
     """(TrainResult, tokenizer, strategy) of a tiny BERT trained on the toy set
     (train: ``toy_set(40, seed=1)``, validation: ``toy_set(10, seed=2)``)."""
     from medtx.modeling.features import encode_texts
-    from medtx.modeling.train import finetune, set_seed
+    from medtx.modeling.runtime import set_seed
+    from medtx.modeling.train import finetune
 
     set_seed(0)
     x_train, y_train = toy_set(40, seed=1)

@@ -121,17 +121,19 @@ def tokenize(split: Split, settings: Settings, cache_dir: Optional[Path]) -> Tok
 def finetune(split: Split, tok: Tokenized, settings: Settings, pathspec: str) -> FineTuned:
     """Fine-tune the configured model; return its package bytes and val/test logits."""
     from medtx.modeling import train
+    from medtx.modeling.inference import predict_logits
     from medtx.modeling.package import package_to_bytes, save_package
     from medtx.modeling.pretrained import load_classifier, load_tokenizer
+    from medtx.modeling.runtime import set_seed
 
     t0 = time.perf_counter()
-    train.set_seed(settings.train.seed)
+    set_seed(settings.train.seed)
     model = load_classifier(tok.source, split.labels)
     enc = tok.encoded
     result = train.finetune(
         model, enc["train"], split.y("train"), enc["val"], split.y("val"), settings.train, tok.pad_id,
     )
-    test_logits = train.predict_logits(result.model, enc["test"])
+    test_logits = predict_logits(result.model, enc["test"])
     meta = {
         "long_note": tok.strategy, "data_hash": tok.data_hash, "pathspec": pathspec,
         "base_model": settings.model.name_or_path, "training": {
