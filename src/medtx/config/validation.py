@@ -1,19 +1,17 @@
 """Config validation that is not a type: messages naming the dotted key, and the value
-checks that span fields. Nothing here imports the settings classes at run time, so
-:mod:`medtx.config.settings` can validate its own copies (``with_overrides``)."""
+checks that span fields. Nothing here imports the settings classes (``check_values`` takes a
+:class:`~medtx.config.settings.Settings`), so they can validate their own copies
+(``Settings.with_overrides``)."""
 from __future__ import annotations
 
 import dataclasses
 import re
 import typing
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 from pydantic import ValidationError
 
 from medtx.errors import ConfigError
-
-if TYPE_CHECKING:
-    from medtx.config.settings import AwsSettings, Settings
 
 #: the shortest token window a model may use (special tokens included)
 MIN_MAX_LENGTH = 16
@@ -85,7 +83,7 @@ def describe(exc: ValidationError, root: type) -> str:
     return "; ".join(problems) or str(exc)
 
 
-def check_values(s: Settings) -> None:
+def check_values(s: Any) -> None:
     """The checks that span fields (split sizes, token windows, baseline knobs, accounts)."""
     if not 0 < s.split.test_size < 1 or not 0 < s.split.val_size < 1:
         raise ConfigError("split.test_size and split.val_size must be between 0 and 1")
@@ -122,7 +120,7 @@ def _check_role(arn: str, key: str, account_id: Optional[str]) -> None:
                           f"but the account_id beside it is {account_id}")
 
 
-def _check_aws(aws: AwsSettings) -> None:
+def _check_aws(aws: Any) -> None:
     if aws.account_id is not None and not _ACCOUNT_ID.fullmatch(aws.account_id):
         raise ConfigError(f"aws.account_id must be 12 digits, got {aws.account_id!r}")
     if aws.role_arn is not None:
