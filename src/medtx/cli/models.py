@@ -55,7 +55,7 @@ def _details(mv: ModelVersion, events: list[AuditEvent]) -> str:
     if mv.arn:
         lines.append(f"arn: {mv.arn}")
     lines.append("metrics:")
-    lines += [f"  {k}: {v:.4f}" for k, v in sorted(mv.metrics.items())]
+    lines += [f"  {k}: {int(v) if k == 'n' else f'{v:.4f}'}" for k, v in sorted(mv.metrics.items())]
     lines.append("lineage:")
     lines += [f"  {k}: {v}" for k, v in sorted(mv.lineage.items())]
     lines.append("reasons:" + ("" if mv.reasons else " none"))
