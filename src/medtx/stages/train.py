@@ -22,7 +22,7 @@ from medtx.config import Settings, settings_from
 from medtx.data.checks import ValidationReport
 from medtx.data.ingest import IngestInfo
 from medtx.data.split import Split
-from medtx.evaluation.document import Evaluation
+from medtx.evaluation.document import Ceiling, Evaluation, SystemScores
 from medtx.evaluation.gate import GateDecision
 from medtx.evaluation.scoring import PredictorScores
 from medtx.modeling.features import Encoded
@@ -166,15 +166,16 @@ def baseline(split: Split, settings: Settings) -> BaselineScores:
     )
 
 
-def score_system(name: str, val_scores: np.ndarray, test_scores: np.ndarray, split: Split):
-    """One system's :class:`~medtx.evaluation.document.SystemScores` on ``split``."""
+def score_system(name: str, val_scores: np.ndarray, test_scores: np.ndarray,
+                 split: Split) -> SystemScores:
+    """One system on ``split``: temperature on validation, metrics and calibration on test."""
     from medtx.evaluation.scoring import evaluate_system
 
     return evaluate_system(name, val_scores, split.y("val"), test_scores, split.y("test"),
                            labels=split.labels, test_all_labels=list(split.test["all_labels"]))
 
 
-def split_ceiling(split: Split):
+def split_ceiling(split: Split) -> Ceiling:
     """The single-label ceiling of ``split``'s test rows."""
     from medtx.evaluation.ceiling import label_ceiling
 
