@@ -116,7 +116,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default=os.environ.get("MEDTX_REAL_DATA", str(DEFAULT_DATA)),
                    help="notes CSV (default: $MEDTX_REAL_DATA or ../shared/data/mtsamples.csv)")
-    p.add_argument("--config", type=Path, default=ROOT / "configs" / "local.json")
+    from medtx.config.paths import default_config
+
+    p.add_argument("--config", type=Path, default=Path(default_config()))
     p.add_argument("--labels", nargs="+", default=["spec12"], choices=["spec12", "all40"])
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=JSON",
                    help="override one config key (repeatable)")
