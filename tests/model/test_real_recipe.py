@@ -24,19 +24,21 @@ def test_local_profile_on_real_spec12(real_data_path, settings, tmp_path):
     from medtx.data.prepare import prepare
     from medtx.modeling.package import package_from_bytes
     from medtx.modeling.predictor import Predictor
-    from medtx.stages import train as pipeline
+    from medtx.stages import train as stages
 
     settings = settings.with_overrides(labels={"preset": "spec12"})  # the shipped local profile's task
-    split = prepare(settings, source=str(real_data_path)).split
-    tok = pipeline.tokenize(split, settings, tmp_path / "cache")
-    ft = pipeline.finetune(split, tok, settings, "test/1/finetune/1")
-    base = pipeline.baseline(split, settings)
-    doc, package = pipeline.evaluate(split, ft, base, {"test": True})
+    prepared = prepare(settings, source=str(real_data_path))
+    split = prepared.split
+    tok = stages.tokenize(split, settings, tmp_path / "cache")
+    ft = stages.finetune(split, tok, settings, "test/1/finetune/1")
+    base = stages.baseline(split, settings)
+    doc, package = stages.evaluate(split, ft, base, settings, prepared.info, prepared.report,
+                                   "test/1/evaluate/1")
 
-    assert len(split.labels) == 12 and doc["model"]["n"] == len(split.test)
-    assert doc["model"]["macro_f1"] >= 0.55  # measured 0.65 with configs/local.json
-    assert doc["baseline"]["macro_f1"] >= 0.70  # measured 0.76
-    assert doc["model"]["ece_after"] <= doc["model"]["ece_before"]
+    assert len(split.labels) == 12 and doc.model.n == len(split.test)
+    assert doc.model.macro_f1 >= 0.55  # measured 0.65 with configs/local.json
+    assert doc.baseline.macro_f1 >= 0.70  # measured 0.76
+    assert doc.model.ece_after <= doc.model.ece_before
 
     with tempfile.TemporaryDirectory() as tmp:
         predictor = Predictor.load(package_from_bytes(package, Path(tmp) / "model"))
