@@ -4,6 +4,8 @@ from medtx.config.validation import MIN_MAX_LENGTH
 from medtx.config.settings import (
     AccountSettings,
     AwsSettings,
+    DeploySettings,
+    DeployStageSettings,
     BaselineSettings,
     ComputeSettings,
     DataSettings,
@@ -11,6 +13,7 @@ from medtx.config.settings import (
     LabelSettings,
     ModelSettings,
     RegistrySettings,
+    ServingSettings,
     Settings,
     SplitSettings,
     TrainSettings,
@@ -19,6 +22,6 @@ from medtx.config.settings import (
 __all__ = [
     "MIN_MAX_LENGTH", "DataSettings", "LabelSettings", "SplitSettings", "ModelSettings",
     "TrainSettings", "BaselineSettings", "ComputeSettings", "GateSettings", "RegistrySettings",
-    "AccountSettings", "AwsSettings", "Settings", "parse_settings", "parse_config",
+    "AccountSettings", "AwsSettings", "ServingSettings", "DeploySettings", "DeployStageSettings", "Settings", "parse_settings", "parse_config",
     "load_settings", "settings_from",
 ]

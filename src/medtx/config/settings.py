@@ -140,6 +140,64 @@ class RegistrySettings:
 
 
 @section
+class ServingSettings:
+    """The inference server (``medtx serve``, the serve container, local endpoints)."""
+
+    host: Str = "127.0.0.1"  # the container entry point binds 0.0.0.0
+    port: Int = 8080  # SAGEMAKER_BIND_TO_PORT wins where set
+    token_env: Str = "MEDTX_SERVE_TOKEN"  # bearer token required when this variable is set
+    runtime: Literal["torch", "onnx-int8"] = "torch"  # fp32 torch is always available
+    threads: Optional[Int] = None  # torch threads of the inference thread (None = all cores)
+    max_payload_bytes: Int = 4_000_000  # SageMaker serverless accepts at most 4 MB
+    max_notes: Int = 256  # notes per request
+    max_note_chars: Int = 200_000
+    note_overflow: Literal["reject", "truncate"] = "reject"
+    top_k: Int = 3  # probabilities returned per note unless the request asks otherwise
+    batch_max_notes: Int = 32  # micro-batch size across concurrent requests
+    batch_wait_ms: Float = 5.0  # longest wait for a micro-batch to fill
+    capture_to: Optional[Str] = ".medtx/capture"  # folder or s3:// prefix; None = no capture
+    capture_percent: Float = 100.0  # share of requests captured
+    endpoint_name: Str = "medtx-local"  # capture path: <prefix>/<endpoint>/<variant>/yyyy/mm/dd/hh
+    variant_name: Str = "AllTraffic"
+
+
+@section
+class DeployStageSettings:
+    """One deploy stage (staging, prod): where the model goes and who approves it."""
+
+    target: Literal["local", "sagemaker"] = "local"
+    approval: Literal["auto", "manual"] = "auto"
+    port: Int = 8081  # local: the stable port clients use
+    account: Optional[Str] = None  # sagemaker: name in aws.accounts
+    endpoint_name: Optional[Str] = None  # sagemaker: default medtx-<stage>
+    serverless_memory_mb: Optional[Int] = None  # sagemaker: serverless when set (1024..6144)
+    serverless_max_concurrency: Int = 5
+    instance_type: Str = "ml.m5.large"  # sagemaker: real-time variant
+    instance_count: Int = 1
+    capture_percent: Float = 100.0  # sagemaker real-time: DataCaptureConfig sampling
+    traffic: Literal["ALL_AT_ONCE", "CANARY", "LINEAR"] = "ALL_AT_ONCE"
+    canary_percent: Int = 10  # CANARY: share first shifted; LINEAR: step size
+    wait_s: Int = 300  # between traffic shifts
+    alarms: StrList = field(default_factory=list)  # CloudWatch alarms that roll back
+
+
+@section
+class DeploySettings:
+    """DeployFlow: which stages, in which order, and what a deploy must pass."""
+
+    stages: StrList = field(default_factory=lambda: ["staging", "prod"])
+    targets: Annotated[dict[Str, DeployStageSettings], Strict()] = field(
+        default_factory=lambda: {"staging": DeployStageSettings(port=8081),
+                                 "prod": DeployStageSettings(port=8082)})
+    schedule: Optional[Str] = None  # cron for scheduled deploys (Argo Workflows)
+    image: Optional[Str] = None  # serve image for SageMaker endpoints
+    smoke_file: Optional[Str] = None  # labelled notes CSV; default: the producing run's test split
+    smoke_notes: Int = 64
+    smoke_tolerance: Float = 0.1  # smoke accuracy may trail the evaluated accuracy by this much
+    latency_budget_ms: Float = 500.0  # p95 of single-note smoke requests
+
+
+@section
 class AccountSettings:
     """One AWS account medtx works in, reached by assuming ``role_arn``."""
 
@@ -179,6 +237,8 @@ class Settings:
     compute: ComputeSettings = field(default_factory=ComputeSettings)
     gate: GateSettings = field(default_factory=GateSettings)
     registry: RegistrySettings = field(default_factory=RegistrySettings)
+    serving: ServingSettings = field(default_factory=ServingSettings)
+    deploy: DeploySettings = field(default_factory=DeploySettings)
     aws: AwsSettings = field(default_factory=AwsSettings)
 
     def to_dict(self) -> dict:

@@ -104,6 +104,8 @@ def check_values(s: Any) -> None:
         raise ConfigError("baseline.ngram_max, baseline.min_df and baseline.max_features must be >= 1")
     if b.C <= 0:
         raise ConfigError("baseline.C must be > 0")
+    _check_serving(s.serving)
+    _check_deploy(s.deploy)
     _check_aws(s.aws)
     if s.registry.account is not None and s.registry.account not in s.aws.accounts:
         raise ConfigError(f"registry.account {s.registry.account!r} is not an account in "
@@ -133,3 +135,43 @@ def _check_aws(aws: Any) -> None:
         if not _ACCOUNT_ID.fullmatch(account.account_id):
             raise ConfigError(f"{key}.account_id must be 12 digits, got {account.account_id!r}")
         _check_role(account.role_arn, f"{key}.role_arn", account.account_id)
+
+
+def _check_serving(v: Any) -> None:
+    if not 0 < v.port < 65536:
+        raise ConfigError(f"serving.port must be a TCP port (1..65535), got {v.port}")
+    for key in ("max_payload_bytes", "max_notes", "max_note_chars", "top_k", "batch_max_notes"):
+        if getattr(v, key) < 1:
+            raise ConfigError(f"serving.{key} must be >= 1")
+    if v.batch_wait_ms < 0 or (v.threads is not None and v.threads < 1):
+        raise ConfigError("serving.batch_wait_ms must be >= 0 and serving.threads >= 1")
+    if not 0 <= v.capture_percent <= 100:
+        raise ConfigError(f"serving.capture_percent must be within 0..100, got {v.capture_percent}")
+
+
+def _check_deploy(d: Any) -> None:
+    missing = [name for name in d.stages if name not in d.targets]
+    if missing:
+        raise ConfigError(f"deploy.stages {missing} have no entry in deploy.targets "
+                          f"(known: {sorted(d.targets)})")
+    if len(set(d.stages)) != len(d.stages):
+        raise ConfigError(f"deploy.stages lists a stage twice: {d.stages}")
+    for name, t in d.targets.items():
+        key = f"deploy.targets.{name}"
+        if not 0 < t.port < 65536:
+            raise ConfigError(f"{key}.port must be a TCP port (1..65535), got {t.port}")
+        if t.serverless_memory_mb is not None and (
+                t.serverless_memory_mb not in range(1024, 6145, 1024)):
+            raise ConfigError(f"{key}.serverless_memory_mb must be 1024..6144 in steps of 1024")
+        if not 1 <= t.serverless_max_concurrency <= 200 or t.instance_count < 1:
+            raise ConfigError(f"{key}: serverless_max_concurrency 1..200, instance_count >= 1")
+        if not 0 <= t.capture_percent <= 100:
+            raise ConfigError(f"{key}.capture_percent must be within 0..100")
+        if t.traffic != "ALL_AT_ONCE" and not 1 <= t.canary_percent <= 50:
+            raise ConfigError(f"{key}.canary_percent must be within 1..50 for {t.traffic}")
+    ports = [d.targets[n].port for n in d.stages if d.targets[n].target == "local"]
+    if len(set(ports)) != len(ports):
+        raise ConfigError(f"local deploy stages share a port: {ports}")
+    if not 0 <= d.smoke_tolerance <= 1 or d.smoke_notes < 1 or d.latency_budget_ms <= 0:
+        raise ConfigError("deploy.smoke_tolerance 0..1, deploy.smoke_notes >= 1, "
+                          "deploy.latency_budget_ms > 0")
