@@ -25,7 +25,7 @@ def make_package(tmp_path):
     return make
 
 
-def standin_launcher(package: Path, port: int, log: Path) -> subprocess.Popen:
+def standin_launcher(package: Path, port: int, log: Path, **_: object) -> subprocess.Popen:
     with open(log, "ab") as fh:
         return subprocess.Popen([sys.executable, str(HERE / "standin_server.py"),
                                  "--package", str(package), "--port", str(port)],

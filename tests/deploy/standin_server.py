@@ -58,7 +58,7 @@ def make_handler(cfg):
             if not lax and (not isinstance(notes, list) or not all(isinstance(n, str) and n.strip() for n in notes)):
                 return self._send(400, {"error": "empty or non-text note"})
             time.sleep(cfg.get("delay_ms", 0) / 1000)
-            preds = [{"label": predict(str(n)), "probabilities": {}, "version": cfg["version"]} for n in notes]
+            preds = [{"label": predict(str(n)), "probabilities": {}, "model_version": cfg["version"]} for n in notes]
             self._send(200, {"predictions": preds})
 
     return Handler

@@ -32,13 +32,13 @@ def test_failed_smoke_keeps_previous_version_serving(endpoints, make_package, sm
     stable = endpoints.ports["staging"]
     first = endpoints.deploy("staging", Candidate(1, package_dir=make_package(1)), spec(smoke_notes, 1))
     assert first.before is None and first.after.state == "serving" and first.smoke.passed
-    assert ask(stable)["version"] == 1
+    assert ask(stable)["model_version"] == 1
 
     with pytest.raises(DeployError, match="smoke tests.*accuracy") as err:
         endpoints.deploy("staging", Candidate(2, package_dir=make_package(2, "constant")),
                          spec(smoke_notes, 2))
     assert "previous version keeps serving" in str(err.value)
-    assert ask(stable)["version"] == 1
+    assert ask(stable)["model_version"] == 1
     cur = endpoints.current("staging")
     assert cur.version == 1 and cur.address == f"http://127.0.0.1:{stable}"
     failed = [d for d in endpoints.history("staging") if d.version == 2]
@@ -55,7 +55,7 @@ def test_promotion_under_load_has_no_failed_request(endpoints, make_package, smo
         while not stop.is_set() and n < 5000:
             n += 1
             try:
-                seen.append(ask(stable)["version"])
+                seen.append(ask(stable)["model_version"])
             except Exception as exc:  # any failure counts
                 failures.append(type(exc).__name__)
 
@@ -82,14 +82,14 @@ def test_two_phase_deploy_rollback_and_stop(endpoints, make_package, smoke_notes
     endpoints.deploy("staging", Candidate(1, package_dir=make_package(1)), spec(smoke_notes))
     ready = endpoints.deploy("staging", Candidate(2, package_dir=make_package(2)),
                              spec(smoke_notes), promote=False)
-    assert ready.after.state == "ready" and ask(stable)["version"] == 1
-    assert ask(ready.after.port)["version"] == 2  # candidate answers on its private port
+    assert ready.after.state == "ready" and ask(stable)["model_version"] == 1
+    assert ask(ready.after.port)["model_version"] == 2  # candidate answers on its private port
     promoted = endpoints.promote("staging")
-    assert promoted.after.version == 2 and ask(stable)["version"] == 2
+    assert promoted.after.version == 2 and ask(stable)["model_version"] == 2
 
     back = endpoints.rollback("staging")
     assert (back.before.version, back.after.version) == (2, 1)
-    assert ask(stable)["version"] == 1
+    assert ask(stable)["model_version"] == 1
     assert [d.version for d in endpoints.status() if d.state == "serving"] == [1]
 
     stopped = endpoints.stop("staging")
@@ -113,7 +113,7 @@ def test_dead_backend_is_noticed_and_replaced(endpoints, make_package, smoke_not
     dead = [d for d in endpoints.status() if d.stage == "staging"]
     assert [(d.version, d.state) for d in dead] == [(1, "failed")]
     endpoints.deploy("staging", Candidate(2, package_dir=make_package(2)), spec(smoke_notes))
-    assert ask(endpoints.ports["staging"])["version"] == 2
+    assert ask(endpoints.ports["staging"])["model_version"] == 2
 
 
 def test_busy_stable_port_is_refused(endpoints, make_package, smoke_notes):
@@ -134,7 +134,7 @@ def test_dead_router_is_restarted_on_next_deploy(endpoints, make_package, smoke_
             break
         time.sleep(0.05)
     endpoints.deploy("prod", Candidate(2, package_dir=make_package(2)), spec(smoke_notes))
-    assert ask(endpoints.ports["prod"])["version"] == 2
+    assert ask(endpoints.ports["prod"])["model_version"] == 2
     assert endpoints.db.router("prod").pid != router.pid
 
 

@@ -8,8 +8,9 @@ backend's open connections to drain and stops it. Any failure before the switch 
 candidate and leaves the old backend serving. State lives in ``<registry.path>/endpoints.db``
 (:mod:`medtx.deploy.localdb`); logs and kept packages under ``<registry.path>/endpoints/``.
 
-A launcher starts one server: ``launcher(package_dir, port, log_path) -> subprocess.Popen``;
-the default is ``medtx.serving.process.start_server``.
+A launcher starts one server on 127.0.0.1:
+``launcher(package_dir, port, log_path, version=N, group=G) -> subprocess.Popen``; the default
+is ``medtx.serving.process.start_server`` (a detached ``python -m medtx.serving.server``).
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from medtx.deploy.base import (
 from medtx.deploy.localdb import BackendRow, EndpointDB
 from medtx.deploy.smoke import SmokeSpec, smoke_url
 
-Launcher = Callable[[Path, int, Path], Any]
+Launcher = Callable[..., Any]
 LIVE = (STARTING, READY, SERVING, DRAINING)
 
 
@@ -40,7 +41,11 @@ def default_launcher(settings: Any) -> Launcher:
         from medtx.serving.process import start_server
     except ImportError as exc:
         raise DeployError(f"the inference server (medtx.serving) is not available: {exc}") from None
-    return lambda package, port, log: start_server(package, settings, port, log)
+    def launch(package: Path, port: int, log: Path, version: Optional[int] = None,
+               group: Optional[str] = None) -> Any:
+        return start_server(package, settings, port, log, group=group or None, version=version)
+
+    return launch
 
 
 class LocalEndpoints:
@@ -144,14 +149,15 @@ class LocalEndpoints:
         procs.stop_pid(row.pid, row.pid_start, self.stop_grace_s)
         self.db.update_backend(row.id, state=state, **({"reason": reason} if reason else {}))
 
-    def _start(self, stage: str, version: int, package: Path, spec: Optional[SmokeSpec]):
+    def _start(self, stage: str, version: int, package: Path, spec: Optional[SmokeSpec],
+               group: str = ""):
         """Start a backend on a private port, wait for it and smoke it; the row and report."""
         port = procs.free_port()
         log = self.home / "logs" / f"{stage}-v{version}-{port}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         row_id = self.db.add_backend(stage, version, port, str(package), str(log))
         try:
-            proc = self.launcher(package, port, log)
+            proc = self.launcher(package, port, log, version=version, group=group)
         except Exception as exc:  # the launcher is pluggable: any failure is a failed deploy
             self.db.update_backend(row_id, state=FAILED, reason=f"launch failed: {type(exc).__name__}")
             raise DeployError(f"{stage}: version {version} did not launch: {exc}") from None
@@ -219,7 +225,7 @@ class LocalEndpoints:
             for old in self.db.backends(stage, (READY, STARTING)):
                 self._stop_row(old, STOPPED, "replaced by a newer candidate")
             package = self._keep_package(candidate)
-            row, report = self._start(stage, candidate.version, package, smoke)
+            row, report = self._start(stage, candidate.version, package, smoke, candidate.group)
             if promote:
                 self._switch(stage, row)
             after = self._deployment(self.db.backend(row.id))

@@ -156,7 +156,7 @@ def _labelled(t: Transport, spec: SmokeSpec) -> list[SmokeCheck]:
         for (_, label), item in zip(chunk, items or []):
             seen += 1
             right += str(item.get("label")) == label
-            versions.add(str(item.get("version")))
+            versions.add(str(item.get("model_version", item.get("version"))))
     acc = right / len(notes) if notes else math.nan
     ok = bool(notes) and seen == len(notes) and acc >= required
     checks = [SmokeCheck("accuracy", ok, {"accuracy": round(acc, 6), "notes": len(notes),
