@@ -125,7 +125,7 @@ def test_busy_stable_port_is_refused(endpoints, make_package, smoke_notes):
     assert endpoints.history("prod") == []
 
 
-def test_dead_router_is_restarted_on_next_deploy(endpoints, make_package, smoke_notes):
+def test_dead_router_is_healed_and_replaced_on_next_deploy(endpoints, make_package, smoke_notes):
     endpoints.deploy("prod", Candidate(1, package_dir=make_package(1)), spec(smoke_notes))
     router = endpoints.db.router("prod")
     os.kill(router.pid, signal.SIGKILL)
@@ -133,9 +133,26 @@ def test_dead_router_is_restarted_on_next_deploy(endpoints, make_package, smoke_
         if not procs.pid_alive(router.pid):
             break
         time.sleep(0.05)
+    assert endpoints.current("prod").version == 1  # still serving, but nothing on the port
+    assert not procs.port_busy(endpoints.ports["prod"])
+    assert endpoints.heal("prod").version == 1
+    assert ask(endpoints.ports["prod"])["model_version"] == 1
+    healed = endpoints.db.router("prod")
+    assert healed.pid != router.pid
+    os.kill(healed.pid, signal.SIGKILL)
+    for _ in range(100):
+        if not procs.pid_alive(healed.pid):
+            break
+        time.sleep(0.05)
     endpoints.deploy("prod", Candidate(2, package_dir=make_package(2)), spec(smoke_notes))
     assert ask(endpoints.ports["prod"])["model_version"] == 2
-    assert endpoints.db.router("prod").pid != router.pid
+
+
+def test_concurrent_deploy_to_a_stage_is_refused(endpoints, make_package, smoke_notes):
+    with endpoints._locked("staging"):
+        with pytest.raises(DeployError, match="in progress"):
+            endpoints.deploy("staging", Candidate(1, package_dir=make_package(1)), spec(smoke_notes))
+    assert endpoints.history("staging") == []
 
 
 def test_missing_package_is_refused(endpoints, tmp_path):

@@ -266,6 +266,15 @@ class LocalEndpoints:
             return DeployResult(stage, "rollback", self._deployment(current) if current else None,
                                 self._deployment(self.db.backend(row.id)), report)
 
+    def heal(self, stage: str) -> Optional[Deployment]:
+        """Give a serving backend whose router died its stable port again; the serving model."""
+        with self._locked(stage):
+            self.refresh(stage)
+            serving = self._serving(stage)
+            if serving and self.db.router(stage) is None:
+                self._switch(stage, serving)
+            return self._deployment(serving) if serving else None
+
     def stop(self, stage: str) -> Optional[Deployment]:
         """Stop the router, the serving backend and any candidate of ``stage``."""
         with self._locked(stage):
@@ -277,6 +286,7 @@ class LocalEndpoints:
                     procs.control(router.control_port, {"op": "quit"}, timeout_s=2)
                 procs.stop_pid(router.pid, router.pid_start, grace_s=self.stop_grace_s)
                 self.db.drop_router(stage)
+            (self.home / f"{stage}.router").unlink(missing_ok=True)
             for row in self.db.backends(stage, LIVE):
                 self._stop_row(row)
             return self._deployment(self.db.backend(serving.id)) if serving else None
