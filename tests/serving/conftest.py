@@ -170,6 +170,12 @@ class LiveServer:
         return self.app.state.medtx
 
 
+@pytest.fixture(scope="session")
+def client_for():
+    """``client_for(base_url) -> Client``."""
+    return Client
+
+
 @pytest.fixture
 def live(serving_settings, predictor):
     """``live(**serving_overrides, load=None, token=None) -> LiveServer`` started and ready;

@@ -17,7 +17,9 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -81,10 +83,32 @@ def serve(package_dir: Path, settings: Any, host: Optional[str] = None,
                             log_config=None, access_log=True, lifespan="on",
                             timeout_graceful_shutdown=GRACEFUL_S, timeout_keep_alive=75)
     server = holder["server"] = uvicorn.Server(config)
-    if failed:
-        server.should_exit = True
-    server.run()
+    _run_until_signal(server)
     return 1 if failed else 0
+
+
+class _Stopped(Exception):
+    """SIGTERM/SIGINT arrived and uvicorn has drained and shut down."""
+
+
+def _stopped(signum: int, frame: Any) -> None:
+    raise _Stopped()
+
+
+def _run_until_signal(server: Any) -> None:
+    """``server.run()``; uvicorn re-raises the stop signal after its graceful shutdown, which
+    here ends the run cleanly (exit status 0) instead of killing the process."""
+    if threading.current_thread() is not threading.main_thread():
+        server.run()
+        return
+    previous = {s: signal.signal(s, _stopped) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server.run()
+    except _Stopped:
+        logging.getLogger("medtx.serving").info("stopped by signal after a graceful shutdown")
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -100,21 +124,25 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def container_defaults(env: Optional[dict] = None) -> dict:
+    """Where ``serve`` finds the model and what it binds inside SageMaker's container."""
+    env = os.environ if env is None else env
+    return {"model_dir": env.get("SM_MODEL_DIR") or CONTAINER_MODEL_DIR, "host": "0.0.0.0",
+            "port": int(env.get("SAGEMAKER_BIND_TO_PORT") or 8080)}
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
-    container = args.mode == "serve"
-    model_dir = args.model_dir or (os.environ.get("SM_MODEL_DIR", CONTAINER_MODEL_DIR)
-                                   if container else None)
+    defaults = container_defaults() if args.mode == "serve" else {}
+    model_dir = args.model_dir or defaults.get("model_dir")
     if not model_dir:
         print("medtx serve: error: --model-dir is required outside the container", file=sys.stderr)
         return 2
     try:
         settings = settings_from_env(args.config)
-        host = args.host or ("0.0.0.0" if container else None)
-        port = args.port or (int(os.environ.get("SAGEMAKER_BIND_TO_PORT") or 8080)
-                             if container else None)
-        return serve(Path(model_dir), settings, host, port, args.model_group, args.model_version)
+        return serve(Path(model_dir), settings, args.host or defaults.get("host"),
+                     args.port or defaults.get("port"), args.model_group, args.model_version)
     except MedtxError as exc:
         print(f"medtx serve: error: {exc}", file=sys.stderr)
         return 2
