@@ -2,6 +2,7 @@
 (moto lacks update_endpoint, so the adapter's method is faked) and rollback."""
 from __future__ import annotations
 
+import dataclasses
 import urllib.request
 
 import pytest
@@ -149,6 +150,10 @@ def test_refusals_name_the_problem(sm_settings):
     with pytest.raises(DeployError, match="replaced no earlier config"):
         endpoints.deploy("staging", candidate(1))
         endpoints.rollback("staging")
+    endpoints.deploy("prod", candidate(1))
+    endpoints.stages["prod"] = dataclasses.replace(endpoints.stages["prod"], serverless_memory_mb=2048)
+    with pytest.raises(DeployError, match="cannot become serverless"):
+        endpoints.deploy("prod", candidate(2))
     no_image = eps(sm_settings.with_overrides(deploy={"image": None}))
     with pytest.raises(DeployError, match="deploy.image"):
         no_image.deploy("prod", candidate(1))

@@ -102,7 +102,7 @@ class Endpoints(Protocol):
     def promote(self, stage: str) -> DeployResult:
         """Give the stage's address to the candidate a ``deploy(..., promote=False)`` left ready."""
 
-    def rollback(self, stage: str) -> DeployResult:
+    def rollback(self, stage: str, smoke: Optional[Any] = None) -> DeployResult:
         """Serve the model that served ``stage`` before the current one again."""
 
     def stop(self, stage: str) -> Optional[Deployment]:

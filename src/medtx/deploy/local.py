@@ -193,7 +193,11 @@ class LocalEndpoints:
             self.db.set_router(stage, info, str(log))
             router = self.db.router(stage)
         else:
-            procs.control(router.control_port, {"op": "route", "port": row.port})
+            try:
+                procs.control(router.control_port, {"op": "route", "port": row.port})
+            except DeployError:
+                self._stop_row(row, FAILED, "router did not take the switch")
+                raise
         old = [self.db.backend(i) for i in self.db.swap(stage, row.id)]
         for prev in old:
             self._drain(router.control_port, prev)

@@ -162,7 +162,11 @@ class SageMakerEndpoints:
         cfg, api, name = self.stages[stage], self.api_for(stage), self.endpoint_name(stage)
         variant = self.variant_name
         if before and before.config_name:
-            variant = api.describe_endpoint_config(before.config_name)["ProductionVariants"][0]["VariantName"]
+            serving = api.describe_endpoint_config(before.config_name)["ProductionVariants"][0]
+            variant = serving["VariantName"]
+            if cfg.serverless_memory_mb and not serving.get("ServerlessConfig"):
+                raise DeployError(f"{stage}: endpoint {name} runs on instances and cannot become "
+                                  "serverless; stop it first (a new endpoint is created)")
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S") + uuid.uuid4().hex[:4]
         unique = f"{self._prefix(stage)}{candidate.version}-{stamp}"
         capture = capture_config(cfg, f"{self.capture_to.rstrip('/')}" if self.capture_to else None)
