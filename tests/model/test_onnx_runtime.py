@@ -131,6 +131,15 @@ def test_package_without_export(package_dir, copy_of):
     assert not (pkg / "onnx").exists()
 
 
+def test_read_only_package_without_export_says_how(package_dir, copy_of, monkeypatch):
+    import medtx.modeling.onnx_runtime as rt
+
+    pkg = copy_of(package_dir)
+    monkeypatch.setattr(rt.os, "access", lambda *a, **k: False)  # as a registry artifact
+    with pytest.raises(ModelLoadError, match="read-only.*export_onnx"):
+        load_runtime(pkg)
+
+
 def test_missing_onnxruntime_names_the_install(exported, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(ModelLoadError, match="pip install onnxruntime"):

@@ -19,12 +19,13 @@ Recipe (see ``bench/onnx_runtime.py`` for the measurements behind it):
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from medtx.errors import ModelLoadError
 from medtx.modeling.package import MANIFEST_FILE, WEIGHTS_FILE, add_files, verify_package
@@ -144,15 +145,32 @@ def _optimize(src: Path, out: Path, facts: dict) -> dict:
     return {k: v for k, v in opt.get_fused_operator_statistics().items() if v}
 
 
+def _not_preprocess_hint(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("Please consider to run pre-processing")
+
+
+@contextlib.contextmanager
+def _quiet_root() -> Iterator[None]:
+    """Drop quantize_dynamic's root-logger hint to run its pre-processing (shapes come from
+    the exporter here); every other record passes."""
+    root = logging.getLogger()
+    root.addFilter(_not_preprocess_hint)
+    try:
+        yield
+    finally:
+        root.removeFilter(_not_preprocess_hint)
+
+
 def quantize(src: Path, out: Path, recipe: dict | None = None) -> None:
     """int8 dynamic quantisation of ``src`` into ``out`` by ``recipe['quantization']``."""
     q = _import_quantization()
     spec = (recipe or RECIPE)["quantization"]
-    q.quantize_dynamic(
-        str(src), str(out), weight_type=getattr(q.QuantType, spec["weight_type"]),
-        per_channel=bool(spec["per_channel"]), op_types_to_quantize=spec.get("op_types"),
-        nodes_to_exclude=spec.get("exclude") or None,
-        extra_options={"MatMulConstBOnly": bool(spec.get("matmul_const_b_only", True))})
+    with _quiet_root():
+        q.quantize_dynamic(
+            str(src), str(out), weight_type=getattr(q.QuantType, spec["weight_type"]),
+            per_channel=bool(spec["per_channel"]), op_types_to_quantize=spec.get("op_types"),
+            nodes_to_exclude=spec.get("exclude") or None,
+            extra_options={"MatMulConstBOnly": bool(spec.get("matmul_const_b_only", True))})
 
 
 def build_onnx(root: Path, work: Path, recipe: dict | None = None) -> dict:

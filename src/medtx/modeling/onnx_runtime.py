@@ -171,6 +171,11 @@ def load_runtime(package_dir: Path | str, threads: int | None = None, batch_size
                 f"model package {root} has no current int8 ONNX export ({INT8_FILE}); add one "
                 "with medtx.modeling.onnx_runtime.export_onnx(package_dir) on a writable copy, "
                 "or set serving.runtime to 'torch'")
+        if not os.access(root, os.W_OK):
+            raise ModelLoadError(
+                f"model package {root} has no current int8 ONNX export and is read-only; add "
+                "one with export_onnx(package_dir) on a writable copy before registering it, "
+                "or set serving.runtime to 'torch'")
         export_onnx(root)
         meta = verify_package(root)
     listed = json.loads((root / MANIFEST_FILE).read_text())["files"]
