@@ -20,7 +20,7 @@ from medtx.errors import MedtxError
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every verb group (cli/predict.py, cli/data.py, cli/models.py)."""
-    from medtx.cli import data, models, predict, serve
+    from medtx.cli import data, endpoints, models, predict, serve
 
     parser = argparse.ArgumentParser(prog="medtx", description=__doc__.split("\n\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_parsers(sub)
     data.add_parsers(sub)
     models.add_models_parser(sub)
+    endpoints.add_parsers(sub)
     serve.add_parsers(sub)
     return parser
 

@@ -41,9 +41,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    """Label and class probabilities for one note (or one note per line of --file)."""
+    """Label and class probabilities for one note (or one note per line of --file), or batch
+    prediction of a CSV (--input/--output)."""
     settings = load_settings_for(args)
     predictor = _load_predictor(args.model, settings)
+    if args.input is not None:
+        return _predict_csv(predictor, settings, args)
     if args.text is not None:
         texts = [args.text]
     else:
@@ -55,6 +58,50 @@ def cmd_predict(args: argparse.Namespace) -> int:
         for r in results:
             top = sorted(r["probabilities"].items(), key=lambda kv: -kv[1])[:3]
             print(f"{r['label']}\t" + "  ".join(f"{k}={v:.3f}" for k, v in top))
+    return 0
+
+
+BATCH_ROWS = 256  # notes read, predicted and written per step of a batch prediction
+
+
+def _predict_csv(predictor: Any, settings: Any, args: argparse.Namespace) -> int:
+    """Predict every row of ``--input`` into ``--output``: row, label, confidence, top-k as JSON
+    and an error column for rows that cannot be predicted (kept, never dropped)."""
+    import csv
+
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from medtx.errors import IngestError
+
+    if not args.output:
+        raise IngestError("--input needs --output (the predictions CSV to write)")
+    try:
+        frame = pd.read_csv(args.input, dtype=str, keep_default_na=False)
+    except (OSError, ValueError) as exc:
+        raise IngestError(f"cannot read {args.input} as CSV: {type(exc).__name__}") from None
+    column = next((c for c in (settings.data.text_field, "text") if c in frame.columns), None)
+    if column is None:
+        raise IngestError(f"{args.input} has no {settings.data.text_field!r} or 'text' column "
+                          f"(columns: {list(frame.columns)[:8]})")
+    k = min(settings.serving.top_k, len(predictor.labels))
+    with open(args.output, "w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(["row", "label", "confidence", "top_k", "error"])
+        for start in tqdm(range(0, len(frame), BATCH_ROWS), desc="predict", unit_scale=BATCH_ROWS,
+                          disable=args.json):
+            texts = frame[column].iloc[start:start + BATCH_ROWS].tolist()
+            ok = [i for i, t in enumerate(texts) if t.strip()]
+            probs = predictor.predict_proba([texts[i] for i in ok]) if ok else []
+            by_row = dict(zip(ok, probs))
+            for i in range(len(texts)):
+                if i not in by_row:
+                    out.writerow([start + i, "", "", "", "empty note"])
+                    continue
+                top = sorted(zip(predictor.labels, by_row[i]), key=lambda kv: -kv[1])[:k]
+                out.writerow([start + i, top[0][0], f"{top[0][1]:.6f}",
+                              json.dumps({lab: round(float(p), 6) for lab, p in top}), ""])
+    print(json.dumps({"rows": len(frame), "output": str(args.output)}) if args.json else args.output)
     return 0
 
 
@@ -71,5 +118,7 @@ def add_parsers(sub: Any) -> None:
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--text", help="the note text")
     group.add_argument("--file", help="a UTF-8 file with one note per line")
+    group.add_argument("--input", help="batch prediction: a CSV with a transcription (or text) column")
+    p.add_argument("--output", help="with --input: the predictions CSV to write")
     add_common(p, labels=False)
     p.set_defaults(func=cmd_predict)

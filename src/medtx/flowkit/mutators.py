@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from metaflow import StepMutator
+from metaflow import FlowMutator, StepMutator
 
 from medtx.config import Settings, settings_from
 
@@ -29,3 +29,19 @@ class compute_backend(StepMutator):
             mutable_step.add_decorator("batch", deco_kwargs={**kwargs, "queue": compute.queue})
         elif compute.backend == "kubernetes":
             mutable_step.add_decorator("kubernetes", deco_kwargs=kwargs)
+
+
+class schedule_from_config(FlowMutator):
+    """``@schedule(cron=...)`` from ``deploy.schedule`` when the config sets one, else nothing.
+
+    ``@schedule`` with no cron means daily, so the decorator is added only when asked for; it
+    acts on Argo Workflows (``argo-workflows create``), local runs ignore it.
+    """
+
+    def pre_mutate(self, mutable_flow: Any) -> None:
+        configs = dict(mutable_flow.configs)
+        if "cfg" not in configs:
+            return
+        cron = settings_from(configs["cfg"]).deploy.schedule
+        if cron:
+            mutable_flow.add_decorator("schedule", deco_kwargs={"cron": cron})

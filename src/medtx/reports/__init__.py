@@ -7,6 +7,7 @@ redacted previews.
 from medtx.reports.data import (
     demo_banner, eda_card, eda_card_for, eda_summary, split_card, top_terms, validation_card,
 )
+from medtx.reports.deploy import deploy_card, outcome_line, selection_card
 from medtx.reports.evaluation import confusion_figure, evaluation_card, reliability_figure
 from medtx.reports.gate import decision_card, gate_card
 from medtx.reports.run import (
@@ -14,7 +15,7 @@ from medtx.reports.run import (
 )
 
 __all__ = [
-    "confusion_figure", "decision_card", "demo_banner", "eda_card", "eda_card_for", "eda_summary",
+    "confusion_figure", "decision_card", "demo_banner", "deploy_card", "outcome_line", "selection_card", "eda_card", "eda_card_for", "eda_summary",
     "evaluation_card", "gate_card", "ingest_card", "reliability_figure", "run_summary_line",
     "settings_card", "split_card", "summary_card", "tokenize_card", "top_terms", "training_card",
     "validation_card",
