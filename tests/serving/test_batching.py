@@ -99,3 +99,29 @@ def test_a_model_failure_is_a_500_without_note_text(live, predictor, secret):
 
     r = live(load=lambda: Broken()).client.invoke({"inputs": f"heart {secret}"})
     assert r.status == 500 and r.json() == {"error": "internal_error", "message": "inference failed"}
+
+
+def test_a_lone_request_never_waits_but_an_arriving_one_is_waited_for():
+    model = Recorder()
+    batcher = MicroBatcher(model, max_notes=8, wait_ms=2000).start()
+    t0 = time.monotonic()
+    batcher.predict_now(["alone"], timeout=5)
+    assert time.monotonic() - t0 < 1.0 and model.batches == [["alone"]]
+
+    second: list = []
+
+    def late() -> None:
+        with batcher.arriving():
+            time.sleep(0.1)  # e.g. still reading its body
+            second.append(batcher.submit(["second"]))
+
+    with batcher.arriving():
+        t = threading.Thread(target=late)
+        t.start()
+        time.sleep(0.02)
+        first = batcher.submit(["first"])
+    first.result(timeout=5)
+    t.join()
+    second[0].result(timeout=5)
+    batcher.stop()
+    assert model.batches[1:] == [["second", "first"]]  # one pass, longest first

@@ -8,6 +8,7 @@ carry note text; logs hold counts and timings only.
 """
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -186,13 +187,15 @@ def create_app(serving: Any, load: Callable[[], Any], info: ModelInfo = ModelInf
         content_type = request.headers.get("content-type")
         if media_type(content_type) not in ACCEPTED:
             parse_request(b"", content_type)  # raises the 415 naming the accepted types
-        body = await _read_body(request, serving.max_payload_bytes)
-        req = parse_request(body, content_type)
-        header_id = request.headers.get(INFERENCE_ID_HEADER)
-        if header_id is not None:
-            req.inference_id = check_inference_id(header_id, f"header {INFERENCE_ID_HEADER}")
-        apply_limits(req, serving.max_notes, serving.max_note_chars, serving.note_overflow)
-        proba = await state.batcher.predict(req.notes)
+        with state.batcher.arriving():  # a gathering micro-batch waits for this request
+            body = await _read_body(request, serving.max_payload_bytes)
+            req = parse_request(body, content_type)
+            header_id = request.headers.get(INFERENCE_ID_HEADER)
+            if header_id is not None:
+                req.inference_id = check_inference_id(header_id, f"header {INFERENCE_ID_HEADER}")
+            apply_limits(req, serving.max_notes, serving.max_note_chars, serving.note_overflow)
+            future = state.batcher.submit(req.notes)
+        proba = await asyncio.wrap_future(future)
         doc: dict = {"predictions": _predictions(proba, state.labels, req.top_k or serving.top_k,
                                                  info, req.truncated)}
         if req.inference_id is not None:

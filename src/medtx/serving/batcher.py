@@ -1,20 +1,24 @@
 """Micro-batching: notes of concurrent requests share one forward pass on one inference thread.
 
-A request's notes become items of a queue. The inference thread takes the first waiting item,
-gathers more for at most ``wait_ms`` (or until ``max_notes`` are in hand), sorts them by length
-(less padding), runs ``model.predict_proba`` once and hands each row back to its request.
+A request's notes become items of a queue. The inference thread takes the first waiting item
+and everything already queued (at most ``max_notes``); while other requests are still on their
+way in (:meth:`MicroBatcher.arriving`, counted by the server between reading a body and
+submitting it) it waits up to ``wait_ms`` for them. A lone request never waits. The batch is
+sorted by length (less padding), run through ``model.predict_proba`` once, and each row goes
+back to its request.
 Torch's intra-op thread count is set on that thread (``threads`` or all cores).
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import queue
 import threading
 import time
 from concurrent.futures import Future
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -57,6 +61,19 @@ class MicroBatcher:
         self._queue: "queue.Queue[Any]" = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="medtx-inference", daemon=True)
         self.batches = 0  # forward passes so far (for tests and stats)
+        self._arriving = 0  # requests read but not yet submitted (changed on the event loop)
+        self._arriving_lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def arriving(self) -> Iterator[None]:
+        """Mark a request on its way to :meth:`submit`, so a gathering batch waits for it."""
+        with self._arriving_lock:
+            self._arriving += 1
+        try:
+            yield
+        finally:
+            with self._arriving_lock:
+                self._arriving -= 1
 
     def start(self) -> "MicroBatcher":
         self._thread.start()
@@ -96,12 +113,12 @@ class MicroBatcher:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 left = deadline - time.monotonic()
-                if left <= 0:
+                if left <= 0 or self._arriving <= 0:
                     break
-                try:
-                    item = self._queue.get(timeout=left)
+                try:  # short polls: stop waiting as soon as nothing is arriving
+                    item = self._queue.get(timeout=min(left, 0.001))
                 except queue.Empty:
-                    break
+                    continue
             if item is _STOP:
                 stop = True
                 break
