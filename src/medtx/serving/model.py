@@ -46,8 +46,10 @@ def model_info(package_dir: Path, group: Optional[str] = None, version: Optional
     return ModelInfo(group, version)
 
 
-def load_model(package_dir: Path, runtime: str = "torch", batch_size: int = 32) -> Any:
-    """Load the package at ``package_dir`` with the configured runtime."""
+def load_model(package_dir: Path, runtime: str = "torch", batch_size: int = 32,
+               threads: Optional[int] = None) -> Any:
+    """Load the package at ``package_dir`` with the configured runtime (``threads``: the ONNX
+    session's intra-op threads; torch's are set on the inference thread)."""
     package_dir = Path(package_dir)
     if not package_dir.is_dir():
         raise ModelLoadError(f"model folder {package_dir} does not exist")
@@ -58,10 +60,10 @@ def load_model(package_dir: Path, runtime: str = "torch", batch_size: int = 32) 
     if runtime == "onnx-int8":
         try:
             module = importlib.import_module("medtx.modeling.onnx_runtime")
-        except ModuleNotFoundError as exc:
-            if exc.name != "medtx.modeling.onnx_runtime":
+        except ImportError as exc:
+            if getattr(exc, "name", None) != "medtx.modeling.onnx_runtime":
                 raise
             raise ConfigError("serving.runtime is 'onnx-int8' but this medtx has no ONNX runtime "
                               "(medtx.modeling.onnx_runtime); use runtime 'torch'") from None
-        return module.load_runtime(package_dir)
+        return module.load_runtime(package_dir, threads=threads, batch_size=batch_size)
     raise ConfigError(f"unknown serving.runtime {runtime!r}; expected 'torch' or 'onnx-int8'")

@@ -77,7 +77,7 @@ def serve(package_dir: Path, settings: Any, host: Optional[str] = None,
             holder["server"].should_exit = True
 
     app = create_app(serving, lambda: load_model(package_dir, serving.runtime,
-                                                 serving.batch_max_notes),
+                                                 serving.batch_max_notes, serving.threads),
                      info, aws=settings.aws, on_load_error=on_load_error)
     config = uvicorn.Config(app, host=host or serving.host, port=int(port or serving.port),
                             log_config=None, access_log=True, lifespan="on",
