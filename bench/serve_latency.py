@@ -179,7 +179,9 @@ def run(args: argparse.Namespace) -> dict:
     levels = [int(c) for c in args.clients.split(",")]
     tmp = Path(tempfile.mkdtemp(prefix="serve-bench-"))
     results: dict = {"package": package, "levels": {}, "started": datetime.now(timezone.utc).isoformat()}
-    settings = parse_settings({"env": "bench", "serving": {"capture_to": str(tmp / "capture")}})
+    settings = parse_settings({"env": "bench", "serving": {
+        "capture_to": str(tmp / "capture"), "runtime": args.runtime, "threads": args.threads}})
+    results.update(runtime=args.runtime, threads=args.threads)
     for name in ("medtx", "naive"):
         port = free_port()
         if name == "medtx":
@@ -200,7 +202,8 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def table(results: dict) -> str:
-    rows = ["| server | clients | requests | errors | p50 ms | p95 ms | p99 ms | notes/s |",
+    rows = [f"runtime {results['runtime']}, package {results['package']}",
+            "| server | clients | requests | errors | p50 ms | p95 ms | p99 ms | notes/s |",
             "|---|---|---|---|---|---|---|---|"]
     for name, levels in results["levels"].items():
         for r in levels:
@@ -222,6 +225,9 @@ def main() -> None:
     p.add_argument("--requests", type=int, default=200, help="requests per level at most")
     p.add_argument("--seconds", type=float, default=30, help="seconds per level at most")
     p.add_argument("--batch-notes", type=int, default=256, help="notes for batch prediction")
+    p.add_argument("--runtime", default="torch", choices=["torch", "onnx-int8"],
+                   help="serving.runtime of the medtx server (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=None, help="serving.threads (default: all cores)")
     p.add_argument("--data", help="CSV with a transcription column (default: demo notes)")
     p.add_argument("--out", default=str(ROOT / "bench" / "results"), help="folder for the JSON")
     p.add_argument("--naive-server", nargs=2, metavar=("PACKAGE", "PORT"), help=argparse.SUPPRESS)

@@ -29,6 +29,7 @@ def test_records_follow_sagemaker_format_and_layout(live, tmp_path, make_notes):
 
     files = _files(tmp_path / "capture")
     assert files and all(HOUR_DIR.search(f.as_posix()) for f in files)
+    assert all(f.stat().st_mode & 0o077 == 0 for f in files)  # note text: owner only
     records = [json.loads(line) for f in files for line in f.read_text().splitlines()]
     assert len(records) == 3
     by_id = {r["eventMetadata"].get("inferenceId"): r for r in records}

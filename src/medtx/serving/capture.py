@@ -1,7 +1,8 @@
 """Data capture in SageMaker's format, written by the server wherever it runs.
 
 One JSON record per line under ``<dest>/<endpoint>/<variant>/yyyy/mm/dd/hh/<file>.jsonl``
-(``dest`` a folder or an ``s3://`` prefix). Records are queued by the request path and written
+(``dest`` a folder or an ``s3://`` prefix; local files are readable by their owner only, as
+they hold note text). Records are queued by the request path and written
 by one writer thread: a local file per hour (flushed after every drain), or S3 objects uploaded
 every ``flush_s`` seconds / ``flush_records`` records and whenever the hour changes.
 :meth:`CaptureWriter.close` drains everything, so a graceful shutdown loses no record.
@@ -61,8 +62,9 @@ class _LocalSink:
     def write(self, prefix: str, when: datetime, lines: list[str]) -> None:
         if prefix != self.hour:
             self.close()
-            Path(prefix).mkdir(parents=True, exist_ok=True)
-            self.fh = open(Path(prefix) / _file_name(when), "a", encoding="utf-8")
+            Path(prefix).mkdir(mode=0o700, parents=True, exist_ok=True)  # clinical text
+            fd = os.open(Path(prefix) / _file_name(when), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            self.fh = os.fdopen(fd, "a", encoding="utf-8")
             self.hour = prefix
         self.fh.write("".join(lines))
 
