@@ -8,8 +8,10 @@ Both servers run as their own processes with the same package and window length:
 * naive: ``http.server.ThreadingHTTPServer`` calling ``transformers.pipeline(
   "text-classification")`` once per request, truncating to the package's ``max_length``.
 
-Batch prediction (``Predictor.predict_proba`` over ``--batch-notes`` notes, what ``medtx
-predict`` does) is timed beside ``pipeline(notes, batch_size=32)``.
+Batch prediction (the runtime's ``predict_proba`` over ``--batch-notes`` notes in batches of
+32, what ``medtx predict`` does) is timed beside ``pipeline(notes, batch_size=32)``.
+``--runtime onnx-int8`` serves the package's int8 ONNX export (made on first load when absent:
+point it at a writable copy of the package).
 
     python bench/serve_latency.py                              # newest .medtx/runs/*/model
     python bench/serve_latency.py PATH/model --requests 300 --seconds 40
@@ -140,15 +142,17 @@ def load_notes(data: str | None, n: int) -> list[str]:
     return texts[:n]
 
 
-def batch_prediction(package: str, notes: list[str]) -> dict:
-    """Offline batch prediction: medtx Predictor vs pipeline(batch_size=32), notes/s."""
+def batch_prediction(package: str, notes: list[str], runtime: str, threads: int | None) -> dict:
+    """Offline batch prediction: the medtx runtime vs pipeline(batch_size=32), notes/s."""
     import torch
     from transformers import pipeline
 
-    from medtx.modeling.predictor import Predictor
+    from medtx.serving.batcher import set_threads
+    from medtx.serving.model import load_model
 
     window = json.loads((Path(package) / "medtx.json").read_text())["long_note"]["max_length"]
-    pred = Predictor.load(package, batch_size=32)
+    set_threads(threads)
+    pred = load_model(Path(package), runtime, batch_size=32, threads=threads)
     pred.predict_proba(notes[:8])
     t0 = time.perf_counter()
     pred.predict_proba(notes)
@@ -197,7 +201,7 @@ def run(args: argparse.Namespace) -> dict:
                                        for c in levels]
         finally:
             stop_server(proc)
-    results["batch"] = batch_prediction(package, notes[:args.batch_notes])
+    results["batch"] = batch_prediction(package, notes[:args.batch_notes], args.runtime, args.threads)
     return results
 
 
@@ -213,7 +217,7 @@ def table(results: dict) -> str:
     for a, b in zip(m, n):
         rows.append(f"| ratio medtx/naive | {a['clients']} | | | | | | {a['notes_per_s'] / b['notes_per_s']:.2f}x |")
     b = results["batch"]
-    rows.append(f"| batch: medtx Predictor | {b['notes']} notes | | | | | | {b['medtx_notes_per_s']:.1f} |")
+    rows.append(f"| batch: medtx {results['runtime']} | {b['notes']} notes | | | | | | {b['medtx_notes_per_s']:.1f} |")
     rows.append(f"| batch: pipeline(batch_size=32) | {b['notes']} notes | | | | | | {b['pipeline_notes_per_s']:.1f} |")
     return "\n".join(rows)
 
