@@ -48,7 +48,13 @@ STUDY = {
         "mode": "dynamic", "weight_type": "QInt8", "per_channel": False, "op_types": ["MatMul"]}},
     "per-channel, MatMul only": {"optimizer": None, "quantization": {
         "mode": "dynamic", "weight_type": "QInt8", "per_channel": True, "op_types": ["MatMul"]}},
-    "fused + per-channel, MatMul only (chosen)": None,  # RECIPE itself
+    "fused + per-channel, MatMul only": {"optimizer": "bert-python-fusions", "quantization": {
+        "mode": "dynamic", "weight_type": "QInt8", "per_channel": True, "op_types": ["MatMul"]}},
+    "fused + per-channel, MatMul only, FFN output fp32 (chosen)": None,  # RECIPE itself
+    "fused + per-channel, all ops, FFN output fp32": {
+        "optimizer": "bert-python-fusions", "quantization": {
+            "mode": "dynamic", "weight_type": "QInt8", "per_channel": True,
+            "op_types": None, "fp32_ffn_output": True}},
     "fused + per-tensor, MatMul only": {"optimizer": "bert-python-fusions", "quantization": {
         "mode": "dynamic", "weight_type": "QInt8", "per_channel": False, "op_types": ["MatMul"]}},
 }
@@ -99,9 +105,12 @@ def timings(predictor, texts: list[str], singles: int, batch: int) -> dict:
 def quality(predictor, notes, ref_proba: np.ndarray | None) -> tuple[dict, np.ndarray]:
     from medtx.evaluation.scoring import score_predictor
 
+    t0 = time.perf_counter()
     proba = predictor.predict_proba(list(notes["text"]))
+    secs = time.perf_counter() - t0
     s = score_predictor(_Fixed(predictor.labels, proba), notes)
-    row = {"accuracy": s.accuracy, "macro_f1": s.macro_f1, "n": s.n}
+    row = {"accuracy": s.accuracy, "macro_f1": s.macro_f1, "n": s.n,
+           "pass_notes_per_s": len(notes) / secs}
     if ref_proba is not None:
         row["agreement"] = float((proba.argmax(1) == ref_proba.argmax(1)).mean())
         row["max_abs_proba_diff"] = float(np.abs(proba - ref_proba).max())
@@ -120,30 +129,32 @@ class _Fixed:
 
 def study(pkg: Path, notes, ref_proba: np.ndarray, threads: int) -> dict:
     """Agreement and macro-F1 of each quantisation recipe in STUDY (fp32 ONNX included)."""
-    from medtx.modeling.onnx_export import RECIPE, build_onnx
-    from medtx.modeling.onnx_runtime import _load_tokenizer, make_session, OnnxPredictor
+    from medtx.modeling.onnx_export import RECIPE, _export_fp32, _optimize, quantize
+    from medtx.modeling.onnx_runtime import OnnxPredictor, _load_tokenizer, make_session
     from medtx.modeling.package import read_meta
 
-    meta = read_meta(pkg)
-    tok = _load_tokenizer(pkg)
+    meta, tok = read_meta(pkg), _load_tokenizer(pkg)
     out = {}
+
+    def measure(name: str, model: Path) -> None:
+        pred = OnnxPredictor(make_session(model, threads), tok, meta)
+        out[name], _ = quality(pred, notes, ref_proba)
+        out[name]["size_mb"] = model.stat().st_size / 2**20
+        print(f"  {name:52s} agree {out[name]['agreement']:.3f}  macro-F1 "
+              f"{out[name]['macro_f1']:.4f}  max|dp| {out[name]['max_abs_proba_diff']:.3f}  "
+              f"{out[name]['size_mb']:.0f} MB  {out[name]['pass_notes_per_s']:.0f} notes/s",
+              flush=True)
+
     with tempfile.TemporaryDirectory(prefix="medtx-onnx-study-") as tmp:
-        fp32_done = False
-        for name, recipe in STUDY.items():
+        work = Path(tmp)
+        facts = _export_fp32(pkg, work / "fp32.onnx")
+        _optimize(work / "fp32.onnx", work / "fused.onnx", facts)
+        measure("fp32 ONNX (no quantisation)", work / "fp32.onnx")
+        for i, (name, recipe) in enumerate(STUDY.items()):
             recipe = RECIPE if recipe is None else {**copy.deepcopy(RECIPE), **recipe}
-            work = Path(tmp) / str(len(out))
-            work.mkdir()
-            built = build_onnx(pkg, work, recipe)
-            if not fp32_done:
-                pred = OnnxPredictor(make_session(built["fp32"], threads), tok, meta)
-                out["fp32 ONNX (no quantisation)"], _ = quality(pred, notes, ref_proba)
-                fp32_done = True
-            pred = OnnxPredictor(make_session(built["int8"], threads), tok, meta)
-            out[name], _ = quality(pred, notes, ref_proba)
-            out[name]["size_mb"] = built["int8"].stat().st_size / 2**20
-            print(f"  {name:45s} agree {out[name]['agreement']:.3f}  "
-                  f"macro-F1 {out[name]['macro_f1']:.4f}  max|dp| "
-                  f"{out[name]['max_abs_proba_diff']:.3f}", flush=True)
+            src = work / ("fused.onnx" if recipe.get("optimizer") else "fp32.onnx")
+            quantize(src, work / f"q{i}.onnx", recipe)
+            measure(name, work / f"q{i}.onnx")
     return out
 
 
@@ -178,13 +189,14 @@ def main(argv: list[str] | None = None) -> dict:
         t0 = time.perf_counter()
         export_onnx(pkg)
         export_s = time.perf_counter() - t0
-        fp32 = Predictor.load(pkg, device="cpu", batch_size=args.batch)
-        int8 = load_runtime(pkg, threads=threads, batch_size=args.batch)
         rows = {}
+        fp32 = Predictor.load(pkg, device="cpu", batch_size=args.batch)
         rows["fp32 torch"], ref = quality(fp32, notes, None)
+        rows["fp32 torch"].update(timings(fp32, texts, args.singles, args.batch))
+        # the ORT session is made after torch is timed: its spinning pool would slow torch
+        int8 = load_runtime(pkg, threads=threads, batch_size=args.batch)
         rows["int8 onnx"], _ = quality(int8, notes, ref)
-        for name, pred in (("fp32 torch", fp32), ("int8 onnx", int8)):
-            rows[name].update(timings(pred, texts, args.singles, args.batch))
+        rows["int8 onnx"].update(timings(int8, texts, args.singles, args.batch))
         int8_mb = (pkg / "onnx" / "model.int8.onnx").stat().st_size / 2**20
         recipes = study(pkg, notes, ref, threads) if args.study else None
     gap = rows["fp32 torch"]["macro_f1"] - rows["int8 onnx"]["macro_f1"]

@@ -16,6 +16,11 @@ Recipe (see ``bench/onnx_runtime.py`` for the measurements behind it):
 * ``quantize_dynamic`` with int8 weights, **per-channel**, MatMul only: the embedding tables
   (Gather) and pooler/classifier (Gemm) stay fp32, and activation x activation MatMuls in
   attention are not quantised (``MatMulConstBOnly``).
+* Each layer's FFN down-projection (the MatMul fed by GELU) stays **fp32**: its input
+  activations have the widest outliers, and per-tensor dynamic activation scales spread them
+  over 256 steps. On the spec12 MiniLM package (270 test notes) this took argmax agreement
+  from 98.5% to 99.3% and the worst probability change from 0.32 to 0.12, for 1.5x instead
+  of 2x the fp32 ONNX speed (per-tensor weights: 91.5% agreement).
 """
 from __future__ import annotations
 
@@ -42,7 +47,8 @@ RECIPE: dict = {
     "attention": "eager",
     "optimizer": "bert-python-fusions",
     "quantization": {"mode": "dynamic", "weight_type": "QInt8", "per_channel": True,
-                     "op_types": ["MatMul"], "matmul_const_b_only": True},
+                     "op_types": ["MatMul"], "matmul_const_b_only": True,
+                     "fp32_ffn_output": True},
 }
 
 
@@ -161,15 +167,32 @@ def _quiet_root() -> Iterator[None]:
         root.removeFilter(_not_preprocess_hint)
 
 
+GELU_OPS = {"Gelu", "BiasGelu", "FastGelu"}
+
+
+def ffn_output_matmuls(path: Path) -> list[str]:
+    """Names of the MatMuls fed by a GELU: each layer's FFN down-projection, whose input
+    activations carry the widest outliers in BERT-family models."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    producer = {o: n.op_type for n in graph.node for o in n.output}
+    return [n.name for n in graph.node
+            if n.op_type == "MatMul" and producer.get(n.input[0]) in GELU_OPS]
+
+
 def quantize(src: Path, out: Path, recipe: dict | None = None) -> None:
     """int8 dynamic quantisation of ``src`` into ``out`` by ``recipe['quantization']``."""
     q = _import_quantization()
     spec = (recipe or RECIPE)["quantization"]
+    exclude = list(spec.get("exclude") or [])
+    if spec.get("fp32_ffn_output"):
+        exclude += ffn_output_matmuls(src)
     with _quiet_root():
         q.quantize_dynamic(
             str(src), str(out), weight_type=getattr(q.QuantType, spec["weight_type"]),
             per_channel=bool(spec["per_channel"]), op_types_to_quantize=spec.get("op_types"),
-            nodes_to_exclude=spec.get("exclude") or None,
+            nodes_to_exclude=exclude or None,
             extra_options={"MatMulConstBOnly": bool(spec.get("matmul_const_b_only", True))})
 
 
