@@ -134,11 +134,37 @@ def _export_fp32(root: Path, out: Path) -> dict:
         raise ModelLoadError(f"ONNX export of {root} failed ({type(exc).__name__}); "
                              "serve this package with serving.runtime 'torch'") from None
     onnx.save_model(program.model_proto, str(out))
+    _check_parity(model, out)
     return {"opset": int(next(o.version for o in program.model_proto.opset_import
                               if o.domain in ("", "ai.onnx"))),
             "num_heads": int(model.config.num_attention_heads),
             "hidden_size": int(model.config.hidden_size),
             "model_type": str(model.config.model_type)}
+
+
+PARITY_ATOL = 1e-3  # fp32 ONNX vs torch logits on a probe batch
+
+
+def _check_parity(model: Any, path: Path) -> None:
+    """The fp32 graph must give torch's logits on a batch of another shape (dynamic axes,
+    padding), else the export is refused: a graph with a traced-in shape fails here."""
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    n_vocab = int(model.config.vocab_size)
+    ids = torch.randint(5, n_vocab, (3, 24), generator=gen)
+    mask = torch.ones_like(ids)
+    mask[1, 17:], mask[2, 5:] = 0, 0
+    with torch.no_grad():
+        want = model(input_ids=ids, attention_mask=mask).logits.float().numpy()
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (got,) = sess.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})
+    gap = float(np.abs(got - want).max())
+    if not gap <= PARITY_ATOL:
+        raise ModelLoadError(f"the ONNX export differs from the torch model by {gap:.3g} in "
+                             "logits on a probe batch; serve with serving.runtime 'torch'")
 
 
 def _optimize(src: Path, out: Path, facts: dict) -> dict:
