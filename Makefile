@@ -17,7 +17,7 @@ export GX_ANALYTICS_ENABLED ?= false
 export TOKENIZERS_PARALLELISM ?= true
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install train test test-slow test-all bench clean
+.PHONY: install train deploy test test-slow test-all bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
@@ -30,6 +30,9 @@ install: $(VENV)/.installed
 
 train: install
 	$(PY) flows/train_flow.py run $(ARGS)
+
+deploy: install
+	$(PY) flows/deploy_flow.py run $(ARGS)
 
 test: install
 	$(PY) -m pytest -m "not slow" $(ARGS)

@@ -11,6 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAIN_FLOW = str(ROOT / "flows" / "train_flow.py")
+DEPLOY_FLOW = str(ROOT / "flows" / "deploy_flow.py")
 
 
 @pytest.fixture(scope="session")
@@ -64,20 +65,25 @@ def flow_config(tmp_path, tiny_model_dir):
 
 @pytest.fixture
 def run_flow():
-    """A function that runs (or resumes: ``resume_from=(run_id, step)``) TrainFlow in ``workdir``,
-    which holds its own .metaflow datastore and .medtx cache.
+    """A function that runs (or resumes: ``resume_from=(run_id, step)``) TrainFlow (or, with
+    ``flow="deploy"``, DeployFlow) in ``workdir``, which holds its own .metaflow datastore and
+    .medtx cache; ``trigger=[pathspec]`` runs it as if that run had just finished.
 
-    ``run_flow(workdir, cfg, expect_failure=False, resume_from=None, **params)`` returns the
-    Metaflow ``Run`` (asserting it succeeded) or, with ``expect_failure``, ``(status, logs)``."""
+    ``run_flow(workdir, cfg, expect_failure=False, resume_from=None, flow="train", trigger=None,
+    **params)`` returns the Metaflow ``Run`` (asserting it succeeded) or, with
+    ``expect_failure``, ``(status, logs)``."""
     from metaflow import Runner
 
-    def run(workdir, cfg, expect_failure=False, resume_from=None, **params):
+    def run(workdir, cfg, expect_failure=False, resume_from=None, flow="train", trigger=None,
+            **params):
+        path = {"train": TRAIN_FLOW, "deploy": DEPLOY_FLOW}[flow]
+        top = {"trigger": list(trigger)} if trigger else {}
         env = {"USER": "medtx-tests", "MEDTX_CACHE": str(workdir / "cache"), "HF_HUB_OFFLINE": "1"}
         old = os.getcwd()
         os.chdir(workdir)  # the Client finds the run's .metaflow from the working directory
         try:
             config = [] if resume_from else [("cfg", str(cfg))]  # a resume reuses the run's config
-            with Runner(TRAIN_FLOW, show_output=False, env=env, cwd=str(workdir), config=config) as runner:
+            with Runner(path, show_output=False, env=env, cwd=str(workdir), config=config, **top) as runner:
                 if resume_from:
                     result = runner.resume(origin_run_id=resume_from[0], step_to_rerun=resume_from[1])
                 else:

@@ -9,7 +9,7 @@ candidate and leaves the old backend serving. State lives in ``<registry.path>/e
 (:mod:`medtx.deploy.localdb`); logs and kept packages under ``<registry.path>/endpoints/``.
 
 A launcher starts one server on 127.0.0.1:
-``launcher(package_dir, port, log_path, version=N, group=G) -> subprocess.Popen``; the default
+``launcher(package_dir, port, log_path, version=N, group=G, stage=S) -> subprocess.Popen``; the default
 is ``medtx.serving.process.start_server`` (a detached ``python -m medtx.serving.server``).
 """
 from __future__ import annotations
@@ -42,10 +42,21 @@ def default_launcher(settings: Any) -> Launcher:
     except ImportError as exc:
         raise DeployError(f"the inference server (medtx.serving) is not available: {exc}") from None
     def launch(package: Path, port: int, log: Path, version: Optional[int] = None,
-               group: Optional[str] = None) -> Any:
-        return start_server(package, settings, port, log, group=group or None, version=version)
+               group: Optional[str] = None, stage: Optional[str] = None) -> Any:
+        return start_server(package, stage_serving(settings, stage), port, log,
+                            group=group or None, version=version)
 
     return launch
+
+
+def stage_serving(settings: Any, stage: Optional[str]) -> Any:
+    """Settings for one stage's server: capture under its own endpoint name (``medtx-<stage>``)
+    and, for a local folder, at an absolute path (the server outlives the caller's cwd)."""
+    capture = settings.serving.capture_to
+    if capture and not capture.startswith("s3://"):
+        capture = str(Path(capture).absolute())
+    name = f"medtx-{stage}" if stage else settings.serving.endpoint_name
+    return settings.with_overrides(serving={"capture_to": capture, "endpoint_name": name})
 
 
 class LocalEndpoints:
@@ -157,7 +168,7 @@ class LocalEndpoints:
         log.parent.mkdir(parents=True, exist_ok=True)
         row_id = self.db.add_backend(stage, version, port, str(package), str(log))
         try:
-            proc = self.launcher(package, port, log, version=version, group=group)
+            proc = self.launcher(package, port, log, version=version, group=group, stage=stage)
         except Exception as exc:  # the launcher is pluggable: any failure is a failed deploy
             self.db.update_backend(row_id, state=FAILED, reason=f"launch failed: {type(exc).__name__}")
             raise DeployError(f"{stage}: version {version} did not launch: {exc}") from None
