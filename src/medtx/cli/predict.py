@@ -44,6 +44,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     """Label and class probabilities for one note (or one note per line of --file), or batch
     prediction of a CSV (--input/--output)."""
     settings = load_settings_for(args)
+    if args.input is not None and _on_sagemaker(settings, args):
+        return _predict_sagemaker(settings, args)
     predictor = _load_predictor(args.model, settings)
     if args.input is not None:
         return _predict_csv(predictor, settings, args)
@@ -58,6 +60,42 @@ def cmd_predict(args: argparse.Namespace) -> int:
         for r in results:
             top = sorted(r["probabilities"].items(), key=lambda kv: -kv[1])[:3]
             print(f"{r['label']}\t" + "  ".join(f"{k}={v:.3f}" for k, v in top))
+    return 0
+
+
+def _on_sagemaker(settings: Any, args: argparse.Namespace) -> bool:
+    """True when ``--input`` is an s3:// URI: a SageMaker batch transform (sagemaker registry,
+    s3:// ``--output``); local paths keep predicting locally."""
+    from medtx.errors import IngestError
+
+    s3_in, s3_out = str(args.input).startswith("s3://"), str(args.output or "").startswith("s3://")
+    if not s3_in:
+        if s3_out:
+            raise IngestError("an s3:// --output needs an s3:// --input (a SageMaker batch "
+                              "transform); a local --input writes a local predictions CSV")
+        return False
+    if settings.registry.backend != "sagemaker":
+        raise IngestError("an s3:// --input runs a SageMaker batch transform, which needs "
+                          f"registry.backend 'sagemaker' (this config: "
+                          f"{settings.registry.backend!r}); copy the CSV locally to predict here")
+    if not s3_out:
+        raise IngestError("an s3:// --input needs an s3:// --output prefix for the transform output")
+    return True
+
+
+def _predict_sagemaker(settings: Any, args: argparse.Namespace) -> int:
+    """``--input``/``--output`` in S3: a SageMaker batch transform of the registry version."""
+    from medtx.deploy.batch import run_transform
+    from medtx.errors import ModelLoadError
+    from medtx.registry import factory
+    from medtx.registry.base import is_version_ref
+
+    if not is_version_ref(args.model):
+        raise ModelLoadError(f"model {args.model!r}: a SageMaker batch transform needs a registry "
+                             "version (N, latest or approved)")
+    version = factory.open_registry(settings).resolve(args.model)
+    result = run_transform(settings, version, args.input, args.output)
+    print(json.dumps(result.to_dict()) if args.json else result.output_uri)
     return 0
 
 
@@ -118,7 +156,10 @@ def add_parsers(sub: Any) -> None:
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--text", help="the note text")
     group.add_argument("--file", help="a UTF-8 file with one note per line")
-    group.add_argument("--input", help="batch prediction: a CSV with a transcription (or text) column")
-    p.add_argument("--output", help="with --input: the predictions CSV to write")
+    group.add_argument("--input", help="batch prediction: a CSV with a transcription (or text) "
+                       "column; an s3:// URI (or prefix) runs a SageMaker batch transform (needs "
+                       "registry.backend sagemaker and an s3:// --output)")
+    p.add_argument("--output", help="with --input: the predictions CSV to write, or the s3:// "
+                   "prefix a SageMaker batch transform writes (one JSON line per input line)")
     add_common(p, labels=False)
     p.set_defaults(func=cmd_predict)
