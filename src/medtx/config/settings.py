@@ -191,6 +191,7 @@ class DeploySettings:
                                  "prod": DeployStageSettings(port=8082)})
     schedule: Optional[Str] = None  # cron for scheduled deploys (Argo Workflows)
     image: Optional[Str] = None  # serve image for SageMaker endpoints
+    execution_role: Optional[Str] = None  # IAM role SageMaker models run as (ExecutionRoleArn)
     smoke_file: Optional[Str] = None  # labelled notes CSV; default: the producing run's test split
     smoke_notes: Int = 64
     smoke_tolerance: Float = 0.1  # smoke accuracy may trail the evaluated accuracy by this much

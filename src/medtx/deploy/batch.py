@@ -197,7 +197,7 @@ def run_transform(settings: Any, version: Any, input_uri: str, output_uri: str, 
             raise IngestError(f"batch transform {what} must be an s3:// URI, got {uri!r}")
     api = api or _api(settings)
     column_filter = input_filter(s3 or _s3(settings), input_uri, settings.data.text_field)
-    model = ensure_model(api, settings, version, role)
+    model = ensure_model(api, settings, version, role or settings.deploy.execution_role)
     name = job_name(version.group, version.version)
     start = time.monotonic()
     api.create_transform_job(transform_request(settings, version, name, model, input_uri,

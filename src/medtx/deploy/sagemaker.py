@@ -117,7 +117,7 @@ class SageMakerEndpoints:
             root = settings.aws.s3_root or settings.registry.s3_prefix
             capture = f"{root.rstrip('/')}/capture" if root else None
         return cls(stages, settings.deploy.image, api_for, capture,
-                   settings.serving.variant_name, role, **kwargs)
+                   settings.serving.variant_name, role or settings.deploy.execution_role, **kwargs)
 
     def endpoint_name(self, stage: str) -> str:
         if stage not in self.stages:
