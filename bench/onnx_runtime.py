@@ -8,6 +8,7 @@ JSON under ``bench/results/``.
     python bench/onnx_runtime.py                                # newest .medtx/runs/*/model
     python bench/onnx_runtime.py --model /tmp/spec12-runs/<run>/model
     python bench/onnx_runtime.py --csv notes.csv                # columns text,label[,group]
+    python bench/onnx_runtime.py --data demo --model <demo-trained package>
     python bench/onnx_runtime.py --study                        # also compare quantisation recipes
 
 The default notes are the real spec12 test split (``medtx.data.prepare`` with configs/local.json).
@@ -81,7 +82,8 @@ def load_notes(args) -> tuple:
     from medtx.data.prepare import prepare
 
     settings = load_settings(str(ROOT / "configs" / "local.json"))
-    split = prepare(settings.with_overrides(labels={"preset": args.labels}), args.data).split
+    source = None if args.data == "demo" else args.data  # None: the built-in demo set
+    split = prepare(settings.with_overrides(labels={"preset": args.labels}), source).split
     return split.test, f"{Path(args.data).name}:{args.labels}:test"
 
 
@@ -161,7 +163,7 @@ def study(pkg: Path, notes, ref_proba: np.ndarray, threads: int) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, help="package folder (default: newest .medtx/runs)")
-    ap.add_argument("--data", default=str(DEFAULT_DATA))
+    ap.add_argument("--data", default=str(DEFAULT_DATA), help="CSV, or 'demo' for the demo set")
     ap.add_argument("--labels", default="spec12")
     ap.add_argument("--csv", help="labelled notes (text,label[,group]) instead of the test split")
     ap.add_argument("--threads", type=int, default=None, help="threads for both runtimes")

@@ -4,8 +4,8 @@
 against its manifest (the ONNX file included), notes are checked with the Predictor's
 :func:`~medtx.modeling.predictor.check_notes`, encoded with the package's long-note strategy,
 run longest window first in dynamically padded batches, and chunk windows are mean-pooled per
-note, exactly as :func:`medtx.modeling.inference.predict_logits` does. torch is not imported
-here (only an export needs it).
+note, exactly as :func:`medtx.modeling.inference.predict_logits` does. Inference itself runs
+no torch code (the export does; ``medtx.modeling.predictor`` still imports torch).
 """
 from __future__ import annotations
 
