@@ -77,7 +77,7 @@ def choose(settings: Settings, requested: str = "", trigger: Any = None) -> Sele
     if version.status != APPROVED:
         raise DeployError(f"version {version.version} is {version.status}, not {APPROVED}: "
                           "only approved models are deployed")
-    package = resolve_model_ref(str(version.version), settings)
+    package = _runtime_package(settings, Path(resolve_model_ref(str(version.version), settings)))
     evaluation = _evaluation(Path(package))
     meta = evaluation.get("meta", {})
     train_run = "/".join(str(meta.get("pathspec", "")).split("/")[:2]) or None
@@ -86,6 +86,28 @@ def choose(settings: Settings, requested: str = "", trigger: Any = None) -> Sele
                      is_demo=bool(meta.get("is_demo", False)),
                      evaluated_accuracy=float(evaluation["model"]["accuracy"]),
                      train_run=train_run)
+
+
+def _runtime_package(settings: Settings, package: Path) -> Path:
+    """The package the servers load: as fetched, or with ``serving.runtime: onnx-int8`` a copy
+    beside the registry cache that carries the int8 export (the fetched one stays untouched)."""
+    if settings.serving.runtime != "onnx-int8" or (package / "onnx" / "export.json").is_file():
+        return package
+    import shutil
+
+    from medtx.modeling.onnx_runtime import export_onnx
+
+    target = package.with_name(package.name + "-onnx-int8")
+    if not target.is_dir():
+        tmp = package.with_name(package.name + ".onnx-tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(package, tmp)
+        for path in tmp.rglob("*"):  # registry artifacts are read-only; the copy is ours
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        tmp.chmod(0o755)
+        export_onnx(tmp)
+        tmp.rename(target)
+    return target
 
 
 def _evaluation(package: Path) -> dict:
