@@ -10,6 +10,8 @@ a higher one::
                         model packages, the predictor
     evaluation          metrics, calibration, ceiling, scoring, the evaluation document, gate
     registry            the contract, local (SQLite) and SageMaker backends, model references
+    serving             the SageMaker-contract inference server, micro-batcher, data capture
+    deploy              endpoint targets (local blue/green, SageMaker), smoke tests, batch
     stages              one function per flow step, returning frozen artifacts
     reports, flowkit    Metaflow cards and flow helpers (the only code that knows Metaflow)
     cli                 the ``medtx`` command, one module per verb group

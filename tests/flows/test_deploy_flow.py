@@ -26,7 +26,7 @@ def deploy_config(tmp_path, flow_config):
         serving={"capture_to": str(tmp_path / "capture"), "threads": 1})
     yield cfg, ports
     from medtx.config import load_settings
-    from medtx.deploy.base import open_endpoints
+    from medtx.deploy.factory import open_endpoints
 
     settings = load_settings(cfg)
     for stage in ports:  # local endpoints outlive the flow run: stop them
@@ -52,7 +52,7 @@ def test_deploy_flow_serves_the_triggering_runs_version(tmp_path, deploy_config,
     assert prediction["label"] in train["split"].task.data.split_data.labels
 
     from medtx.config import load_settings
-    from medtx.deploy.base import open_endpoints
+    from medtx.deploy.factory import open_endpoints
 
     settings = load_settings(cfg)
     open_endpoints(settings, "prod").stop("prod")  # flushes the capture buffer

@@ -32,7 +32,7 @@ def _row(d: Any) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from medtx.deploy.base import open_endpoints
+    from medtx.deploy.factory import open_endpoints
 
     settings = _settings(args)
     seen, found = set(), []
@@ -46,14 +46,14 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from medtx.deploy.base import open_endpoints
+    from medtx.deploy.factory import open_endpoints
 
     d = open_endpoints(_settings(args), args.stage).current(args.stage)
     return _emit(args, d.to_dict() if d else None, [_row(d)] if d else [])
 
 
 def _change(args: argparse.Namespace, action: str) -> int:
-    from medtx.deploy.base import open_endpoints
+    from medtx.deploy.factory import open_endpoints
 
     endpoints = open_endpoints(_settings(args), args.stage)
     if action == "stop":

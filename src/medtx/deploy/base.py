@@ -118,17 +118,3 @@ def stage_settings(settings: Any, stage: str) -> Any:
     if stage not in targets:
         raise DeployError(f"unknown deploy stage {stage!r}; deploy.targets has {sorted(targets)}")
     return targets[stage]
-
-
-def open_endpoints(settings: Any, stage: str, **kwargs: Any) -> Endpoints:
-    """The target that serves ``stage`` (``deploy.targets[stage].target``)."""
-    kind = stage_settings(settings, stage).target
-    if kind == "local":
-        from medtx.deploy.local import LocalEndpoints
-
-        return LocalEndpoints.from_settings(settings, **kwargs)
-    if kind == "sagemaker":
-        from medtx.deploy.sagemaker import SageMakerEndpoints
-
-        return SageMakerEndpoints.from_settings(settings, **kwargs)
-    raise DeployError(f"unknown deploy target {kind!r} for stage {stage!r}")

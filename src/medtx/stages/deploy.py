@@ -161,7 +161,7 @@ def deploy(settings: Settings, selection: Selection, stages: Optional[list[str]]
     started and smoke-tested beside the serving one but not given the address: ``medtx
     endpoints promote STAGE`` does that, and the later stages wait. A failure raises
     DeployError with the previous model still serving that stage."""
-    from medtx.deploy.base import open_endpoints
+    from medtx.deploy.factory import open_endpoints
     from medtx.deploy.smoke import SmokeSpec
 
     order = list(stages or settings.deploy.stages)
