@@ -96,3 +96,32 @@ def test_spec_from_settings_caps_notes(settings, smoke_notes):
     made = SmokeSpec.from_settings(s, smoke_notes, 0.7, expected_version=3)
     assert len(made.notes) == 5 and made.tolerance == 0.2 and made.latency_budget_ms == 123.0
     assert made.expected_version == 3 and made.evaluated_accuracy == 0.7
+
+
+def test_smoke_requests_carry_a_smoke_inference_id():
+    """Capture records of smoke traffic are recognisable, so monitoring can leave them out."""
+    import http.server
+    import threading
+
+    from medtx.deploy.smoke import SMOKE_ID_PREFIX, HttpTransport
+
+    seen: list = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            seen.append(self.headers.get("X-Amzn-SageMaker-Inference-Id"))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        transport = HttpTransport(f"http://127.0.0.1:{server.server_address[1]}")
+        assert transport.request("GET", "/ping")[0] == 200
+        assert transport.request("GET", "/ping")[0] == 200
+    finally:
+        server.shutdown()
+    assert seen == [f"{SMOKE_ID_PREFIX}1", f"{SMOKE_ID_PREFIX}2"]
