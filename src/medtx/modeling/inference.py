@@ -6,7 +6,7 @@ stays cheap to import.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -41,10 +41,6 @@ def predict_logits(model: Any, enc: Encoded, batch_size: int = 64,
     n_classes = int(model.config.num_labels)
     if enc.n_notes == 0:
         return np.zeros((0, n_classes), dtype=np.float32)
-    index = np.asarray(enc.note_index, dtype=np.int64)
-    counts = np.bincount(index, minlength=enc.n_notes)
-    if (counts == 0).any():
-        raise ValueError(f"{int((counts == 0).sum())} note(s) have no token window")
     data = WindowData(enc, None, getattr(model.config, "pad_token_id", None) or 0)
     order = np.argsort(-data.lengths, kind="stable")
     precision = pick_precision("auto", device)
@@ -56,6 +52,15 @@ def predict_logits(model: Any, enc: Encoded, batch_size: int = 64,
             with autocast_for(device, precision):
                 out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
             window_logits[idx] = out.logits.float().cpu().numpy()
-    sums = np.zeros((enc.n_notes, n_classes), dtype=np.float64)
+    return pool_windows(enc.note_index, window_logits, enc.n_notes)
+
+
+def pool_windows(note_index: Sequence[int], window_logits: np.ndarray, n_notes: int) -> np.ndarray:
+    """Mean of the window logits of each note ``[n_notes, n_classes]`` (every note needs one)."""
+    index = np.asarray(note_index, dtype=np.int64)
+    counts = np.bincount(index, minlength=n_notes)
+    if (counts == 0).any():
+        raise ValueError(f"{int((counts == 0).sum())} note(s) have no token window")
+    sums = np.zeros((n_notes, window_logits.shape[1]), dtype=np.float64)
     np.add.at(sums, index, window_logits)
     return (sums / counts[:, None]).astype(np.float32)

@@ -14,17 +14,17 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from medtx.errors import IntegrityError, ModelLoadError
-from medtx.modeling.features import LongNoteStrategy, encode_texts
-from medtx.modeling.inference import softmax
+from medtx.modeling.features import LongNoteStrategy
+from medtx.modeling.inference import pool_windows
 from medtx.modeling.onnx_export import (INFO_FILE, INPUT_NAMES, INT8_FILE, export_onnx,
                                         has_current_export)
 from medtx.modeling.package import MANIFEST_FILE, verify_package
-from medtx.modeling.predictor import check_notes
+from medtx.modeling.predictor import NoteClassifier
 
 __all__ = ["OnnxPredictor", "export_onnx", "load_runtime", "default_threads"]
 
@@ -68,7 +68,7 @@ def make_session(model: Path | bytes, threads: int | None = None) -> Any:
                              "re-export it with export_onnx") from None
 
 
-class OnnxPredictor:
+class OnnxPredictor(NoteClassifier):
     """Classify notes with an ONNX Runtime session, the package tokenizer and its metadata."""
 
     runtime = "onnx-int8"
@@ -114,32 +114,10 @@ class OnnxPredictor:
             out[idx] = logits
         return out
 
-    def logits(self, texts: Sequence[str]) -> np.ndarray:
-        """Raw logits ``[n, n_classes]`` (chunk windows mean-pooled per note)."""
-        notes = check_notes(texts)
-        n_classes = len(self.labels)
-        parts = [np.zeros((0, n_classes), dtype=np.float32)]
-        for s in range(0, len(notes), self.batch_size):
-            enc = encode_texts(notes[s:s + self.batch_size], self.tokenizer, self.strategy)
-            index = np.asarray(enc.note_index, dtype=np.int64)
-            counts = np.bincount(index, minlength=enc.n_notes)
-            if (counts == 0).any():
-                raise ValueError(f"{int((counts == 0).sum())} note(s) have no token window")
-            sums = np.zeros((enc.n_notes, n_classes), dtype=np.float64)
-            np.add.at(sums, index, self._window_logits(enc.input_ids))
-            parts.append((sums / counts[:, None]).astype(np.float32))
-        return np.concatenate(parts)
-
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Calibrated probabilities: ``softmax(logits / temperature)``."""
-        return softmax(self.logits(texts), self.temperature)
-
-    def predict(self, texts: Sequence[str]) -> list[dict]:
-        """One ``{"label": ..., "probabilities": {label: p}}`` per note."""
-        proba = self.predict_proba(texts)
-        return [{"label": self.labels[int(row.argmax())],
-                 "probabilities": {lab: float(p) for lab, p in zip(self.labels, row)}}
-                for row in proba]
+    def _batch_logits(self, enc: Any) -> np.ndarray:
+        if enc.n_notes == 0:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        return pool_windows(enc.note_index, self._window_logits(enc.input_ids), enc.n_notes)
 
 
 def _load_tokenizer(root: Path) -> Any:

@@ -45,7 +45,43 @@ def check_notes(texts: Any) -> list[str]:
     return notes
 
 
-class Predictor:
+class NoteClassifier:
+    """What every runtime of a model package shares: checked notes, walked in slices of
+    ``batch_size`` notes (encoded with the package's long-note strategy), calibrated with its
+    temperature. A runtime implements :meth:`_batch_logits`."""
+
+    labels: list[str]
+    temperature: float
+    strategy: LongNoteStrategy
+    tokenizer: Any
+    batch_size: int
+
+    def _batch_logits(self, enc: Any) -> np.ndarray:
+        """Logits ``[n_notes, n_classes]`` of one slice of encoded notes."""
+        raise NotImplementedError
+
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        """Raw logits ``[n, n_classes]`` (chunk windows mean-pooled per note)."""
+        notes = check_notes(texts)
+        parts = [np.zeros((0, len(self.labels)), dtype=np.float32)]
+        for s in range(0, len(notes), self.batch_size):
+            enc = encode_texts(notes[s:s + self.batch_size], self.tokenizer, self.strategy)
+            parts.append(self._batch_logits(enc))
+        return np.concatenate(parts)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Calibrated probabilities: ``softmax(logits / temperature)``."""
+        return softmax(self.logits(texts), self.temperature)
+
+    def predict(self, texts: Sequence[str]) -> list[dict]:
+        """One ``{"label": ..., "probabilities": {label: p}}`` per note."""
+        proba = self.predict_proba(texts)
+        return [{"label": self.labels[int(row.argmax())],
+                 "probabilities": {lab: float(p) for lab, p in zip(self.labels, row)}}
+                for row in proba]
+
+
+class Predictor(NoteClassifier):
     """Classify notes with a fine-tuned model, its tokenizer and its package metadata."""
 
     def __init__(self, model: Any, tokenizer: Any, meta: dict, device: str | None = None,
@@ -72,23 +108,5 @@ class Predictor:
         model, tokenizer, meta = load_package(Path(path), verify=verify)
         return cls(model, tokenizer, meta, device=device, batch_size=batch_size)
 
-    def logits(self, texts: Sequence[str]) -> np.ndarray:
-        """Raw logits ``[n, n_classes]`` (chunk windows mean-pooled per note)."""
-        notes = check_notes(texts)
-        parts = [np.zeros((0, len(self.labels)), dtype=np.float32)]
-        for s in range(0, len(notes), self.batch_size):
-            enc = encode_texts(notes[s:s + self.batch_size], self.tokenizer, self.strategy)
-            parts.append(predict_logits(self.model, enc, batch_size=self.batch_size,
-                                        device=self.device))
-        return np.concatenate(parts)
-
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Calibrated probabilities: ``softmax(logits / temperature)``."""
-        return softmax(self.logits(texts), self.temperature)
-
-    def predict(self, texts: Sequence[str]) -> list[dict]:
-        """One ``{"label": ..., "probabilities": {label: p}}`` per note."""
-        proba = self.predict_proba(texts)
-        return [{"label": self.labels[int(row.argmax())],
-                 "probabilities": {lab: float(p) for lab, p in zip(self.labels, row)}}
-                for row in proba]
+    def _batch_logits(self, enc: Any) -> np.ndarray:
+        return predict_logits(self.model, enc, batch_size=self.batch_size, device=self.device)
