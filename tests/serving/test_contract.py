@@ -82,6 +82,18 @@ def test_top_k_larger_than_the_labels_is_capped(live):
     assert len(r.json()["predictions"][0]["probabilities"]) == 3
 
 
+def test_csv_and_jsonlines_ask_for_top_k_through_custom_attributes(live):
+    server = live()
+    attrs = {"X-Amzn-SageMaker-Custom-Attributes": "trace=abc, top_k=1"}
+    r = server.client.invoke('"heart murmur"\r\n"knee cast"\r\n', "text/csv", attrs)
+    assert r.status == 200 and all(len(p["probabilities"]) == 1 for p in r.json()["predictions"])
+    r = server.client.invoke('{"inputs": "heart"}\n', "application/jsonlines",
+                             {"X-Amzn-SageMaker-Custom-Attributes": "top_k=2"})
+    assert len(r.json()["predictions"][0]["probabilities"]) == 2
+    r = server.client.invoke('"heart"\r\n', "text/csv", {"X-Amzn-SageMaker-Custom-Attributes": "top_k=0"})
+    assert r.status == 400 and "top_k" in r.json()["message"]
+
+
 def test_csv_rows_with_quoting_and_jsonlines(live, expected, labels):
     server = live()
     notes = ["heart murmur, valve stent", 'knee "fracture" cast', "seizure\ntremor gait"]

@@ -26,7 +26,8 @@ from pydantic import BaseModel
 from medtx.serving.batcher import MicroBatcher
 from medtx.serving.capture import CaptureWriter, capture_record
 from medtx.serving.model import ModelInfo
-from medtx.serving.payload import (ACCEPTED, RequestError, apply_limits, check_inference_id,
+from medtx.serving.payload import (ACCEPTED, CUSTOM_ATTRIBUTES_HEADER, RequestError, apply_limits,
+                                   check_inference_id, top_k_from_attributes,
                                    media_type, parse_request)
 
 log = logging.getLogger("medtx.serving")
@@ -190,6 +191,8 @@ def create_app(serving: Any, load: Callable[[], Any], info: ModelInfo = ModelInf
         with state.batcher.arriving():  # a gathering micro-batch waits for this request
             body = await _read_body(request, serving.max_payload_bytes)
             req = parse_request(body, content_type)
+            if req.top_k is None:  # CSV and JSON Lines bodies ask through the header
+                req.top_k = top_k_from_attributes(request.headers.get(CUSTOM_ATTRIBUTES_HEADER))
             header_id = request.headers.get(INFERENCE_ID_HEADER)
             if header_id is not None:
                 req.inference_id = check_inference_id(header_id, f"header {INFERENCE_ID_HEADER}")

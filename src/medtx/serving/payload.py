@@ -176,6 +176,22 @@ def parse_request(body: bytes, content_type: Optional[str]) -> Request:
                        f"content type {shown} is not accepted; use one of {', '.join(ACCEPTED)}")
 
 
+CUSTOM_ATTRIBUTES_HEADER = "X-Amzn-SageMaker-Custom-Attributes"
+
+
+def top_k_from_attributes(header: Optional[str]) -> Optional[int]:
+    """``top_k`` from SageMaker's custom-attributes header (``top_k=5``, pairs separated by
+    ``,`` or ``;``), the way CSV and JSON Lines bodies ask for it; None when absent."""
+    for pair in (header or "").replace(";", ",").split(","):
+        key, _, value = pair.partition("=")
+        if key.strip().lower() == "top_k":
+            if not value.strip().isdigit() or int(value) < 1:
+                raise RequestError(400, "bad_field", f"header {CUSTOM_ATTRIBUTES_HEADER}: top_k "
+                                   "must be an integer >= 1")
+            return int(value)
+    return None
+
+
 def apply_limits(req: Request, max_notes: int, max_chars: int, overflow: str) -> Request:
     """Notes per request (413) and characters per note (413, or cut to ``max_chars``)."""
     if len(req.notes) > max_notes:
