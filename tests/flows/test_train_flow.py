@@ -69,8 +69,12 @@ def test_train_flow_end_to_end_registers_and_exports(tmp_path, flow_config, demo
     assert resumed["evaluate"].task.origin_pathspec is None
     assert resumed["register"].task.data.registered.version.version == 2
 
-    # a new run compares itself with the newest Approved version as champion, like for like
-    run2 = run_flow(tmp_path, cfg, data=str(demo_csv), output_dir=str(tmp_path / "out"))
+    # a new run compares itself with the newest Approved version as champion, like for like;
+    # serving it with the int8 runtime registers the package with its ONNX export
+    cfg2 = flow_config(serving={"runtime": "onnx-int8"})
+    run2 = run_flow(tmp_path, cfg2, data=str(demo_csv), output_dir=str(tmp_path / "out"))
+    listed = json.loads((tmp_path / "out" / run2.id / "model" / "manifest.json").read_text())["files"]
+    assert {"onnx/model.int8.onnx", "onnx/export.json"} <= set(listed)
     reg2 = run2["register"].task.data.registered
     assert reg2.version.version == 3
     assert reg2.champion_version == 2 and reg2.champion.n == len(run2["split"].task.data.split_data.test)

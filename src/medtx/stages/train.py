@@ -188,7 +188,9 @@ def evaluate(split: Split, ft: FineTuned, base: BaselineScores, settings: Settin
     """Score model and baseline side by side on test (temperatures fitted on validation).
 
     Returns the evaluation and the model package updated with its temperature, metrics and
-    ``evaluation.json`` (the manifest is rewritten, so it stays verifiable).
+    ``evaluation.json`` (the manifest is rewritten, so it stays verifiable); with
+    ``serving.runtime: onnx-int8`` the package also carries its int8 ONNX export, so every
+    target (local endpoints, the SageMaker model.tar.gz) serves the same checked file.
     """
     from medtx.evaluation.document import build_evaluation, evaluation_json
     from medtx.modeling.package import add_files, package_from_bytes, package_to_bytes, update_meta
@@ -205,6 +207,10 @@ def evaluate(split: Split, ft: FineTuned, base: BaselineScores, settings: Settin
         pkg = package_from_bytes(ft.package, Path(tmp) / "model")
         update_meta(pkg, temperature=model.temperature, metrics=model.headline())
         add_files(pkg, {"evaluation.json": evaluation_json(doc)})
+        if settings.serving.runtime == "onnx-int8":  # registered with its int8 export
+            from medtx.modeling.onnx_runtime import export_onnx
+
+            export_onnx(pkg)
         blob = package_to_bytes(pkg)
     log.info("test macro-F1: model %.4f vs baseline %.4f (margin %+.4f)",
              doc.model.macro_f1, doc.baseline.macro_f1, doc.margin["macro_f1"])
