@@ -1,0 +1,1 @@
+"""Monitoring served traffic: capture records, text descriptors, drift signals, late labels."""
