@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 
 from medtx.deploy.base import DeployError
-from medtx.deploy.sagemaker_api import SageMakerApi, _aws_call
+from medtx.deploy.sagemaker_api import SageMakerApi, _aws_call, _describe
 from medtx.errors import IngestError
 
 INSTANCE_TYPE = "ml.m5.xlarge"  # when deploy.targets has no sagemaker "prod" target
@@ -58,14 +58,7 @@ class BatchApi(SageMakerApi):
     """The SageMaker adapter plus the calls batch transform makes."""
 
     def describe_model(self, name: str) -> Optional[dict]:
-        from botocore.exceptions import ClientError
-
-        try:
-            return self.sm.describe_model(ModelName=name)
-        except ClientError as exc:
-            if "Could not find" in str(exc.response.get("Error", {}).get("Message", "")):
-                return None
-            return _aws_call("describe_model", self.sm.describe_model, ModelName=name)
+        return _describe("describe_model", self.sm.describe_model, ModelName=name)
 
     def create_transform_job(self, request: dict) -> str:
         return _aws_call("create_transform_job", self.sm.create_transform_job,

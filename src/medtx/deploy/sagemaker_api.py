@@ -7,19 +7,18 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
+from medtx.aws.calls import aws_call, describe_or_none
 from medtx.deploy.base import DeployError
 
 
 def _aws_call(what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
-    from botocore.exceptions import BotoCoreError, ClientError, WaiterError
+    """A SageMaker call; botocore failures become DeployError naming it."""
+    return aws_call(f"SageMaker {what}", DeployError, fn, **kwargs)
 
-    try:
-        return fn(**kwargs)
-    except ClientError as exc:
-        err = exc.response.get("Error", {})
-        raise DeployError(f"SageMaker {what} failed: {err.get('Code')}: {err.get('Message')}") from None
-    except (BotoCoreError, WaiterError) as exc:
-        raise DeployError(f"SageMaker {what} failed: {exc}") from None
+
+def _describe(what: str, fn: Callable[..., Any], **kwargs: Any) -> Optional[dict]:
+    """A SageMaker ``describe_*`` call; None when the resource does not exist."""
+    return describe_or_none(f"SageMaker {what}", DeployError, fn, **kwargs)
 
 
 class SageMakerApi:
@@ -47,14 +46,7 @@ class SageMakerApi:
         _aws_call("create_endpoint_config", self.sm.create_endpoint_config, **kwargs)
 
     def describe_endpoint(self, name: str) -> Optional[dict]:
-        from botocore.exceptions import ClientError
-
-        try:
-            return self.sm.describe_endpoint(EndpointName=name)
-        except ClientError as exc:
-            if "Could not find" in str(exc.response.get("Error", {}).get("Message", "")):
-                return None
-            return _aws_call("describe_endpoint", self.sm.describe_endpoint, EndpointName=name)
+        return _describe("describe_endpoint", self.sm.describe_endpoint, EndpointName=name)
 
     def describe_endpoint_config(self, name: str) -> dict:
         return _aws_call("describe_endpoint_config", self.sm.describe_endpoint_config,

@@ -23,6 +23,7 @@ from datetime import timezone
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from medtx.aws.calls import aws_call
 from medtx.errors import ConfigError, RegistryError
 from medtx.evaluation.document import Evaluation
 from medtx.registry.base import (
@@ -36,15 +37,7 @@ _UNSAFE = re.compile(r"[^\w .:/=+\-@]")  # complement of SageMaker's metadata ch
 
 def _call(what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
     """Run one AWS call; botocore failures become RegistryError naming the call."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        return fn(**kwargs)
-    except ClientError as exc:
-        err = exc.response.get("Error", {})
-        raise RegistryError(f"{what} failed: {err.get('Code')}: {err.get('Message')}") from None
-    except BotoCoreError as exc:
-        raise RegistryError(f"{what} failed: {exc}") from None
+    return aws_call(what, RegistryError, fn, **kwargs)
 
 
 def _clean(text: Any, limit: int) -> str:
