@@ -33,7 +33,8 @@ def deploy_config(tmp_path, flow_config):
         open_endpoints(settings, stage).stop(stage)
 
 
-def test_deploy_flow_serves_the_triggering_runs_version(tmp_path, deploy_config, demo_csv, run_flow):
+def test_deploy_flow_serves_the_triggering_runs_version(tmp_path, deploy_config, demo_csv, run_flow,
+                                                         capsys):
     from medtx.serving.capture import read_capture
 
     cfg, ports = deploy_config
@@ -44,6 +45,13 @@ def test_deploy_flow_serves_the_triggering_runs_version(tmp_path, deploy_config,
     outcomes = {o.stage: o for o in deploy["deploy"].task.data.outcomes}
     assert [o.state for o in outcomes.values()] == ["deployed", "deployed"]
     assert outcomes["prod"].result.smoke.passed and outcomes["prod"].result.after.version == 1
+    from medtx.cli.main import main
+
+    capsys.readouterr()
+    assert main(["endpoints", "list", "--config", str(cfg), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(d["stage"], d["version"], d["state"]) for d in listed] == [
+        ("staging", 1, "serving"), ("prod", 1, "serving")]
 
     note = "HISTORY: knee pain after a fall. EXAM: medial joint line tenderness. PLAN: MRI of the knee."
     answer = _post(ports["prod"], {"inputs": note}, {"X-Amzn-SageMaker-Inference-Id": "case-1"})

@@ -35,13 +35,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     from medtx.deploy.factory import open_endpoints
 
     settings = _settings(args)
-    seen, found = set(), []
-    for stage in settings.deploy.stages:
-        for d in open_endpoints(settings, stage).status():
-            key = (d.stage, d.version, d.state, d.address)
-            if d.stage == stage and key not in seen:
-                seen.add(key)
-                found.append(d)
+    stages = settings.deploy.stages
+    first = {settings.deploy.targets[s].target: s for s in reversed(stages)}  # one per target
+    found = [d for stage in first.values() for d in open_endpoints(settings, stage).status()
+             if d.stage in stages]
+    found.sort(key=lambda d: stages.index(d.stage))  # stable: a target's own order within a stage
     return _emit(args, [d.to_dict() for d in found], [_row(d) for d in found])
 
 
