@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 from medtx.config import Settings, settings_from
 from medtx.deploy.base import Candidate, DeployError, DeployResult
+from medtx.evaluation.document import Evaluation
 from medtx.registry import APPROVED, ModelVersion
 
 log = logging.getLogger("medtx.stages.deploy")
@@ -79,19 +80,21 @@ def choose(settings: Settings, requested: str = "", trigger: Any = None) -> Sele
                           "only approved models are deployed")
     package = _runtime_package(settings, Path(resolve_model_ref(str(version.version), settings)))
     evaluation = _evaluation(Path(package))
-    meta = evaluation.get("meta", {})
+    meta = evaluation.meta
     train_run = "/".join(str(meta.get("pathspec", "")).split("/")[:2]) or None
     log.info("deploying %s version %d (%s)", version.group, version.version, because)
     return Selection(version=version, chosen_because=because, package_dir=str(package),
                      is_demo=bool(meta.get("is_demo", False)),
-                     evaluated_accuracy=float(evaluation["model"]["accuracy"]),
+                     evaluated_accuracy=float(evaluation.model.accuracy),
                      train_run=train_run)
 
 
 def _runtime_package(settings: Settings, package: Path) -> Path:
     """The package the servers load: as fetched, or with ``serving.runtime: onnx-int8`` a copy
     beside the registry cache that carries the int8 export (the fetched one stays untouched)."""
-    if settings.serving.runtime != "onnx-int8" or (package / "onnx" / "export.json").is_file():
+    from medtx.modeling.onnx_export import INFO_FILE
+
+    if settings.serving.runtime != "onnx-int8" or (package / INFO_FILE).is_file():
         return package
     import shutil
 
@@ -110,12 +113,12 @@ def _runtime_package(settings: Settings, package: Path) -> Path:
     return target
 
 
-def _evaluation(package: Path) -> dict:
+def _evaluation(package: Path) -> Evaluation:
     path = package / "evaluation.json"
     if not path.is_file():
         raise DeployError(f"model package {package} carries no evaluation.json; "
                           "deploy only packages registered by TrainFlow")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return Evaluation.from_dict(json.loads(path.read_text(encoding="utf-8")), str(path))
 
 
 def check_allowed(candidate: Selection, stage: str, settings: Settings) -> None:
