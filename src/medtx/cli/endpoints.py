@@ -12,13 +12,7 @@ import argparse
 import json
 from typing import Any
 
-from medtx.cli.common import DEFAULT_CONFIG
-
-
-def _settings(args: argparse.Namespace) -> Any:
-    from medtx.config import load_settings
-
-    return load_settings(args.config)
+from medtx.cli.common import DEFAULT_CONFIG, load_settings_for
 
 
 def _emit(args: argparse.Namespace, payload: Any, lines: list[str]) -> int:
@@ -34,7 +28,7 @@ def _row(d: Any) -> str:
 def cmd_list(args: argparse.Namespace) -> int:
     from medtx.deploy.factory import open_endpoints
 
-    settings = _settings(args)
+    settings = load_settings_for(args)
     stages = settings.deploy.stages
     first = {settings.deploy.targets[s].target: s for s in reversed(stages)}  # one per target
     found = [d for stage in first.values() for d in open_endpoints(settings, stage).status()
@@ -46,14 +40,14 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from medtx.deploy.factory import open_endpoints
 
-    d = open_endpoints(_settings(args), args.stage).current(args.stage)
+    d = open_endpoints(load_settings_for(args), args.stage).current(args.stage)
     return _emit(args, d.to_dict() if d else None, [_row(d)] if d else [])
 
 
 def _change(args: argparse.Namespace, action: str) -> int:
     from medtx.deploy.factory import open_endpoints
 
-    endpoints = open_endpoints(_settings(args), args.stage)
+    endpoints = open_endpoints(load_settings_for(args), args.stage)
     if action == "stop":
         d = endpoints.stop(args.stage)
         return _emit(args, d.to_dict() if d else None,
