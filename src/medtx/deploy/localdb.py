@@ -9,9 +9,10 @@ import contextlib
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 from medtx.registry.base import utc_now
+from medtx.sqlitedb import transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS backends (
@@ -72,20 +73,8 @@ class EndpointDB:
                 if statement.strip():
                     conn.execute(statement)
 
-    @contextlib.contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
+    def _tx(self) -> "contextlib.AbstractContextManager[sqlite3.Connection]":
+        return transaction(self.path, self.timeout_s)
 
     def add_backend(self, stage: str, version: int, port: int, package: str, log: str) -> int:
         with self._tx() as conn:
