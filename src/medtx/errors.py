@@ -50,3 +50,7 @@ class GateFailed(MedtxError):
 
 class RegistryError(MedtxError):
     """A registry operation is invalid (unknown version, refused status transition, backend error)."""
+
+
+class MonitorError(MedtxError):
+    """Monitoring cannot judge a window (no reference profile, state unusable, bad capture)."""

@@ -12,6 +12,7 @@ from medtx.config.settings import (
     GateSettings,
     LabelSettings,
     ModelSettings,
+    MonitorSettings,
     RegistrySettings,
     ServingSettings,
     Settings,
@@ -22,6 +23,6 @@ from medtx.config.settings import (
 __all__ = [
     "MIN_MAX_LENGTH", "DataSettings", "LabelSettings", "SplitSettings", "ModelSettings",
     "TrainSettings", "BaselineSettings", "ComputeSettings", "GateSettings", "RegistrySettings",
-    "AccountSettings", "AwsSettings", "ServingSettings", "DeploySettings", "DeployStageSettings", "Settings", "parse_settings", "parse_config",
+    "AccountSettings", "AwsSettings", "ServingSettings", "DeploySettings", "DeployStageSettings", "MonitorSettings", "Settings", "parse_settings", "parse_config",
     "load_settings", "settings_from",
 ]

@@ -199,6 +199,35 @@ class DeploySettings:
 
 
 @section
+class MonitorSettings:
+    """MonitorFlow: which endpoint's capture, how a window is judged, and when to retrain."""
+
+    stage: Str = "prod"  # the deploy stage whose endpoint is watched
+    capture_from: Optional[Str] = None  # folder or s3:// prefix; None = serving.capture_to
+    endpoint_name: Optional[Str] = None  # None = medtx-<stage> (the deploy default)
+    variant_name: Optional[Str] = None  # None = serving.variant_name
+    state_dir: Str = ".medtx/monitor"  # reader offsets, window history, imported labels
+    schedule: Optional[Str] = "0 6 * * *"  # cron for MonitorFlow on Argo Workflows
+    window_hours: Float = 24.0  # first window (later ones start where the last judged one ended)
+    min_notes: Int = 200  # fewer notes in a window: "not enough traffic", no verdict
+    alpha: Float = 0.05  # false discovery rate across a window's signals
+    permutations: Int = 500  # MMD permutation test
+    reference_sides: StrList = field(default_factory=lambda: ["val", "test"])  # held-out notes
+    reference_max_notes: Int = 2000  # reference sample kept in the package (stratified cut)
+    reducer_dims: Int = 64  # TF-IDF -> SVD dimensions of the text representation
+    bootstrap: Int = 1000  # resamples for the quality confidence intervals
+    min_labels: Int = 50  # labelled notes a window needs before its quality counts
+    retrain_on: StrList = field(default_factory=lambda: [
+        "input_mmd", "input_classifier", "predicted_label", "confidence"])
+    retrain_windows: Int = 2  # drift in this many judged windows in a row fires the rule
+    quality_floor: Optional[Float] = None  # macro-F1 whose CI lies wholly below fires the rule
+    retrain_event: Str = "medtx.retrain"  # Argo event TrainFlow is triggered by
+    retrain_schedule: Optional[Str] = None  # cron: TrainFlow also retrains on a calendar
+    labels_to_training: Bool = False  # labelled captured notes join the next training set
+    recent_windows: Int = 12  # windows shown on the card
+
+
+@section
 class AccountSettings:
     """One AWS account medtx works in, reached by assuming ``role_arn``."""
 
@@ -240,6 +269,7 @@ class Settings:
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     serving: ServingSettings = field(default_factory=ServingSettings)
     deploy: DeploySettings = field(default_factory=DeploySettings)
+    monitor: MonitorSettings = field(default_factory=MonitorSettings)
     aws: AwsSettings = field(default_factory=AwsSettings)
 
     def to_dict(self) -> dict:

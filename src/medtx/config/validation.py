@@ -106,6 +106,7 @@ def check_values(s: Any) -> None:
         raise ConfigError("baseline.C must be > 0")
     _check_serving(s.serving)
     _check_deploy(s.deploy)
+    _check_monitor(s.monitor, s.deploy)
     _check_aws(s.aws)
     if s.registry.account is not None and s.registry.account not in s.aws.accounts:
         raise ConfigError(f"registry.account {s.registry.account!r} is not an account in "
@@ -147,6 +148,36 @@ def _check_serving(v: Any) -> None:
         raise ConfigError("serving.batch_wait_ms must be >= 0 and serving.threads >= 1")
     if not 0 <= v.capture_percent <= 100:
         raise ConfigError(f"serving.capture_percent must be within 0..100, got {v.capture_percent}")
+
+
+MONITOR_SIGNALS = ("chars", "words", "headers", "non_letter_share", "empty", "oov_rate",
+                   "input_mmd", "input_classifier", "predicted_label", "confidence")
+
+
+def _check_monitor(m: Any, deploy: Any) -> None:
+    if m.stage not in deploy.targets:
+        raise ConfigError(f"monitor.stage {m.stage!r} is not a stage in deploy.targets "
+                          f"(known: {sorted(deploy.targets)})")
+    if not 0 < m.alpha < 1:
+        raise ConfigError(f"monitor.alpha must lie in (0, 1), got {m.alpha}")
+    if m.window_hours <= 0 or m.min_notes < 2 or m.retrain_windows < 1 or m.recent_windows < 1:
+        raise ConfigError("monitor.window_hours > 0, monitor.min_notes >= 2, "
+                          "monitor.retrain_windows >= 1 and monitor.recent_windows >= 1")
+    if m.permutations < 19 or m.bootstrap < 100 or m.reducer_dims < 2 or m.min_labels < 1:
+        raise ConfigError("monitor.permutations >= 19 (p can reach 0.05), monitor.bootstrap "
+                          ">= 100, monitor.reducer_dims >= 2, monitor.min_labels >= 1")
+    if m.reference_max_notes < 20:
+        raise ConfigError("monitor.reference_max_notes must be >= 20")
+    sides = set(m.reference_sides)
+    if not sides or not sides <= {"val", "test"} or len(sides) != len(m.reference_sides):
+        raise ConfigError(f"monitor.reference_sides: held-out sides, distinct, among val and "
+                          f"test, got {m.reference_sides}")
+    unknown = [s for s in m.retrain_on if s not in MONITOR_SIGNALS]
+    if unknown:
+        raise ConfigError(f"monitor.retrain_on names unknown signals {unknown} "
+                          f"(known: {list(MONITOR_SIGNALS)})")
+    if m.quality_floor is not None and not 0 < m.quality_floor < 1:
+        raise ConfigError(f"monitor.quality_floor must lie in (0, 1), got {m.quality_floor}")
 
 
 def _check_deploy(d: Any) -> None:
