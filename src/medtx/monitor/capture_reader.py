@@ -7,7 +7,9 @@ eventIds it has seen. A second run reads only new files and the new tail of grow
 Bad JSON, a missing field or a record whose notes and predictions disagree is *corrupt*
 (skipped, counted); an unfinished last line of a file still being written is *truncated*
 (counted and left unconsumed, so the next run reads it once complete); an eventId already seen
-(in this run or an earlier one) is a *duplicate*. Note text stays in memory: only counts and
+(in this run or an earlier one) is a *duplicate*. A record before the window start is consumed
+and counted *outside*; one at or after its end stops the file there (*later*), so the next
+window starts with it. Note text stays in memory: only counts and
 file names are logged.
 """
 from __future__ import annotations
@@ -28,7 +30,7 @@ from medtx.errors import IngestError
 log = logging.getLogger("medtx.monitor.capture")
 STATE_FILE = "capture_state.sqlite"
 COLUMNS = ["event_id", "inference_id", "position", "time", "text", "label", "confidence",
-           "probabilities"]
+           "probabilities", "model_version"]
 _TIME_FMT = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -41,11 +43,21 @@ class CaptureCounts:
     corrupt: int = 0
     truncated: int = 0
     duplicates: int = 0
-    outside: int = 0
+    outside: int = 0  # before the window start: consumed, not judged
+    later: int = 0  # files whose next record is after the window end: left for the next run
     files: int = 0
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """What a read consumed: ``files`` (path, size, etag, offset, lines), ``events``
+    (eventId, time). No note text: safe to keep as an artifact until it is committed."""
+
+    files: tuple = ()
+    events: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,7 @@ class CaptureWindow:
     counts: CaptureCounts
     since: Optional[datetime] = None
     until: Optional[datetime] = None
+    pending: Pending = field(default_factory=Pending)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -97,6 +110,14 @@ def _in_hours(name: str, lo: Optional[datetime], hi: Optional[datetime]) -> bool
     return not (hi is not None and hour >= hi)
 
 
+def _version(value: Any) -> Optional[int]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
+        raise ValueError("model_version")
+    return int(value)
+
+
 def record_rows(record: Any) -> list[dict]:
     """The rows of one capture record; raises KeyError/TypeError/ValueError when malformed."""
     from medtx.serving.capture import capture_rows
@@ -123,7 +144,8 @@ def record_rows(record: Any) -> list[dict]:
         conf = probs.get(label, max(probs.values()) if probs else float("nan"))
         result.append({"event_id": r["event_id"], "inference_id": r["inference_id"],
                        "position": i, "time": r["time"], "text": r["note"], "label": label,
-                       "confidence": float(conf), "probabilities": probs})
+                       "confidence": float(conf), "probabilities": probs,
+                       "model_version": _version(pred.get("model_version"))})
     return result
 
 
@@ -201,7 +223,7 @@ class CaptureReader:
         lo_s = lo.strftime(_TIME_FMT) if lo else None
         hi_s = hi.strftime(_TIME_FMT) if hi else None
         state = _State(self.state_dir)
-        c = dict(read=0, rows=0, corrupt=0, truncated=0, duplicates=0, outside=0, files=0)
+        c = dict(read=0, rows=0, corrupt=0, truncated=0, duplicates=0, outside=0, later=0, files=0)
         rows: list[dict] = []
         new_events: dict[str, str] = {}
         file_updates: list[tuple] = []
@@ -235,38 +257,55 @@ class CaptureReader:
                         else:
                             c["truncated"] += 1  # left for the next run
                         continue
+                    event_id, t = got[0]["event_id"], got[0]["time"]
+                    if hi_s and t >= hi_s:  # after the window: this and the rest wait for the next
+                        c["later"] += 1
+                        break
                     consumed += len(raw)
                     lines += 1
-                    event_id, t = got[0]["event_id"], got[0]["time"]
                     if event_id in new_events or state.seen(event_id):
                         c["duplicates"] += 1
                         continue
-                    if (lo_s and t < lo_s) or (hi_s and t >= hi_s):
+                    if lo_s and t < lo_s:
                         c["outside"] += 1
                         continue
                     new_events[event_id] = t
                     c["read"] += 1
                     rows.extend(got)
                 file_updates.append((path, size, etag, offset + consumed, lines))
-            if commit:
-                with state.db:
-                    state.db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)",
-                                         file_updates)
-                    state.db.executemany("INSERT OR IGNORE INTO events VALUES (?, ?)",
-                                         list(new_events.items()))
-                    oldest = datetime.now(timezone.utc) - timedelta(days=self.keep_events_days)
-                    state.db.execute("DELETE FROM events WHERE time < ?", (oldest.strftime(_TIME_FMT),))
         except sqlite3.Error as exc:
             raise IngestError(f"capture reader state {self.state_dir / STATE_FILE} cannot be "
                               f"used: {type(exc).__name__}") from exc
         finally:
             state.db.close()
+        pending = Pending(files=tuple(file_updates), events=tuple(new_events.items()))
+        if commit:
+            self.commit(pending)
         c["rows"] = len(rows)
         counts = CaptureCounts(**c)
         log.info("capture %s: %s", self.root, counts.to_dict())
         frame = pd.DataFrame(rows, columns=COLUMNS)
         frame["time"] = pd.to_datetime(frame["time"], format=_TIME_FMT, utc=True)
-        return CaptureWindow(rows=frame, counts=counts, since=lo, until=hi)
+        frame["model_version"] = frame["model_version"].astype("Int64")
+        return CaptureWindow(rows=frame, counts=counts, since=lo, until=hi, pending=pending)
+
+    def commit(self, pending: "Pending") -> None:
+        """Record what a read consumed (``read(commit=False)`` leaves it to the caller, e.g. to
+        commit only once the window was judged, so a failed run re-reads the same records)."""
+        state = _State(self.state_dir)
+        try:
+            with state.db:
+                state.db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)",
+                                     list(pending.files))
+                state.db.executemany("INSERT OR IGNORE INTO events VALUES (?, ?)",
+                                     list(pending.events))
+                oldest = datetime.now(timezone.utc) - timedelta(days=self.keep_events_days)
+                state.db.execute("DELETE FROM events WHERE time < ?", (oldest.strftime(_TIME_FMT),))
+        except sqlite3.Error as exc:
+            raise IngestError(f"capture reader state {self.state_dir / STATE_FILE} cannot be "
+                              f"updated: {type(exc).__name__}") from exc
+        finally:
+            state.db.close()
 
 
 def read_window(prefix: str, state_dir: str | Path, endpoint: Optional[str] = None,
