@@ -12,19 +12,24 @@ from medtx.stages import train as stages
 flowkit.setup_logging()
 
 
+@flowkit.retrain_trigger
 class TrainFlow(FlowSpec):
     cfg = Config("cfg", default=flowkit.default_config(), parser="medtx.config.parse_config")
     data = Parameter("data", default="", help="mtsamples-format CSV: local path or s3://bucket/key. "
                      "Empty: config data.path, else the built-in synthetic demo set.")
     labels = Parameter("labels", default="", help="Label preset: all40 | spec12 | custom (empty: config).")
+    retrain_request = Parameter(flowkit.RETRAIN_PARAMETER, default="", help="Set by a retrain "
+                                "event (MonitorFlow): its JSON payload, recorded as triggered_by.")
     output_dir = Parameter("output-dir", default=".medtx/runs", help="Where the end step writes "
                            "<run_id>/model/, model.tar.gz and evaluation.json.")
 
     @card(type="blank")
     @step
     def start(self):
-        """Resolve settings (config + parameters) once; later steps read self.settings."""
+        """Resolve settings (config + parameters) once; record what started the run."""
         self.settings = stages.resolve_settings(self.cfg, self.data, self.labels)
+        self.triggered_by = stages.triggered_by(self.retrain_request, getattr(current, "trigger", None))
+        flowkit.append_card(reports.trigger_card(self.triggered_by.to_dict()))
         flowkit.append_card(reports.settings_card(self.settings.to_dict()))
         self.next(self.ingest)
 

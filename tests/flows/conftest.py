@@ -12,6 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 TRAIN_FLOW = str(ROOT / "flows" / "train_flow.py")
 DEPLOY_FLOW = str(ROOT / "flows" / "deploy_flow.py")
+MONITOR_FLOW = str(ROOT / "flows" / "monitor_flow.py")
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +77,7 @@ def run_flow():
 
     def run(workdir, cfg, expect_failure=False, resume_from=None, flow="train", trigger=None,
             **params):
-        path = {"train": TRAIN_FLOW, "deploy": DEPLOY_FLOW}[flow]
+        path = {"train": TRAIN_FLOW, "deploy": DEPLOY_FLOW, "monitor": MONITOR_FLOW}[flow]
         top = {"trigger": list(trigger)} if trigger else {}
         env = {"USER": "medtx-tests", "MEDTX_CACHE": str(workdir / "cache"), "HF_HUB_OFFLINE": "1"}
         old = os.getcwd()

@@ -5,6 +5,8 @@
     medtx validate --data notes.csv --labels all40
     medtx models list --status Approved
     medtx demo-data demo.csv
+    medtx labels import reviewed.csv
+    medtx monitor windows
 
 Errors print one line on stderr and exit with status 2.
 """
@@ -20,7 +22,7 @@ from medtx.errors import MedtxError
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every verb group (cli/predict.py, cli/data.py, cli/models.py)."""
-    from medtx.cli import data, endpoints, models, predict, serve
+    from medtx.cli import data, endpoints, models, monitor, predict, serve
 
     parser = argparse.ArgumentParser(prog="medtx", description=__doc__.split("\n\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -30,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_models_parser(sub)
     endpoints.add_parsers(sub)
     serve.add_parsers(sub)
+    monitor.add_parsers(sub)
     return parser
 
 

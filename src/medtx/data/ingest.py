@@ -32,6 +32,7 @@ class IngestInfo:
     n_rows: int
     columns: tuple
     is_demo: bool
+    extra: tuple = ()  # appended files (labelled captured notes): {"path", "rows", "sha256"}
 
     def to_dict(self) -> dict:
         return asdict(self)

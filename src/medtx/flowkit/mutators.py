@@ -31,17 +31,50 @@ class compute_backend(StepMutator):
             mutable_step.add_decorator("kubernetes", deco_kwargs=kwargs)
 
 
+def _setting(settings: Settings, dotted: str) -> Any:
+    value: Any = settings
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    return value
+
+
 class schedule_from_config(FlowMutator):
-    """``@schedule(cron=...)`` from ``deploy.schedule`` when the config sets one, else nothing.
+    """``@schedule(cron=...)`` from a config key (``deploy.schedule`` unless another dotted key
+    is given, e.g. ``@schedule_from_config("monitor.schedule")``) when it is set, else nothing.
 
     ``@schedule`` with no cron means daily, so the decorator is added only when asked for; it
     acts on Argo Workflows (``argo-workflows create``), local runs ignore it.
     """
 
+    def init(self, key: str = "deploy.schedule") -> None:
+        self.key = key
+
     def pre_mutate(self, mutable_flow: Any) -> None:
         configs = dict(mutable_flow.configs)
         if "cfg" not in configs:
             return
-        cron = settings_from(configs["cfg"]).deploy.schedule
+        key = getattr(self, "key", "deploy.schedule")
+        cron = _setting(settings_from(configs["cfg"]), key)
         if cron:
             mutable_flow.add_decorator("schedule", deco_kwargs={"cron": cron})
+
+
+RETRAIN_PARAMETER = "retrain_request"
+
+
+class retrain_trigger(FlowMutator):
+    """TrainFlow's retraining entries: ``@trigger`` on the event ``monitor.retrain_event``, its
+    payload field ``retrain_request`` mapped to the flow parameter of that name (so a local
+    ``--retrain_request`` run and an Argo-triggered one see the same value), and the calendar
+    retrain ``@schedule`` from ``monitor.retrain_schedule`` when set."""
+
+    def pre_mutate(self, mutable_flow: Any) -> None:
+        configs = dict(mutable_flow.configs)
+        if "cfg" not in configs:
+            return
+        monitor = settings_from(configs["cfg"]).monitor
+        mutable_flow.add_decorator("trigger", deco_kwargs={"event": {
+            "name": monitor.retrain_event,
+            "parameters": {RETRAIN_PARAMETER: RETRAIN_PARAMETER}}})
+        if monitor.retrain_schedule:
+            mutable_flow.add_decorator("schedule", deco_kwargs={"cron": monitor.retrain_schedule})

@@ -41,6 +41,23 @@ def training_card(history: list[dict], best_epoch: int) -> list:
     return out
 
 
+def trigger_card(triggered: dict) -> list:
+    """What started the run; for a retrain, the monitor's reasons."""
+    cards = _cards()
+    kind = triggered["kind"]
+    if kind != "retrain":
+        text = {"manual": "Started by hand.", "run": f"Triggered by `{triggered['source']}`.",
+                "event": f"Triggered by the event `{triggered['source']}`."}.get(kind, kind)
+        return [cards.Markdown(f"# Trigger\n\n{text}")]
+    payload = triggered.get("payload") or {}
+    out = [cards.Markdown(f"# Trigger: retrain\n\nRequested by `{triggered['source'] or 'a monitor'}` "
+                          f"for endpoint `{payload.get('endpoint', '?')}` (model version "
+                          f"{payload.get('model_version', '?')}, window {payload.get('since')} .. "
+                          f"{payload.get('until')}).")]
+    out.append(_table([[r] for r in triggered["reasons"]], ["reason"]))
+    return out
+
+
 def settings_card(settings: dict) -> list:
     """The resolved configuration of the run, one table per section."""
     cards = _cards()

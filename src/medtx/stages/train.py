@@ -7,6 +7,7 @@ datastore, and ``resume`` from evaluate never retrains.
 """
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import tempfile
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from medtx.config import Settings, settings_from
+from medtx.errors import ConfigError
 from medtx.data.checks import ValidationReport
 from medtx.data.ingest import IngestInfo
 from medtx.data.split import Split
@@ -70,6 +72,43 @@ class Registered:
     tags: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class TriggeredBy:
+    """Why this run started: ``manual``, ``retrain`` (a MonitorFlow retrain event or its local
+    equivalent, with that run's reasons) or ``event`` / ``run`` (another Argo trigger)."""
+
+    kind: str
+    reasons: tuple[str, ...] = ()
+    payload: Optional[dict] = None
+    source: str = ""  # the monitor run, event name or upstream pathspec
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "reasons": list(self.reasons), "payload": self.payload,
+                "source": self.source}
+
+
+def triggered_by(retrain_request: str, trigger: Any = None) -> TriggeredBy:
+    """Parse the ``retrain_request`` parameter (the retrain event's payload, JSON) and the
+    Metaflow trigger, if any; a malformed request fails the run with a ConfigError."""
+    if retrain_request:
+        try:
+            payload = json.loads(retrain_request)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"retrain_request is not JSON (line {exc.lineno}, column "
+                              f"{exc.colno})") from None
+        reasons = payload.get("reasons") if isinstance(payload, dict) else None
+        if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
+            raise ConfigError("retrain_request must be a JSON object with a list of text "
+                              "'reasons' (the payload MonitorFlow publishes)")
+        return TriggeredBy("retrain", tuple(reasons), payload, str(payload.get("monitor_run", "")))
+    event = getattr(trigger, "event", None) if trigger is not None else None
+    if event is not None:
+        run = getattr(trigger, "run", None)
+        return TriggeredBy("run" if run is not None else "event", (),
+                           None, run.pathspec if run is not None else str(getattr(event, "name", "")))
+    return TriggeredBy("manual")
+
+
 def resolve_settings(cfg: Any, data: str = "", labels: str = "") -> Settings:
     """Typed settings from the flow's config, with the ``--data`` / ``--labels`` parameters."""
     settings = settings_from(cfg)
@@ -80,10 +119,25 @@ def resolve_settings(cfg: Any, data: str = "", labels: str = "") -> Settings:
 
 
 def ingest(settings: Settings) -> tuple[pd.DataFrame, IngestInfo]:
-    """Read the configured CSV (path or s3://) or generate the demo set."""
+    """Read the configured CSV (path or s3://) or generate the demo set; with
+    ``monitor.labels_to_training`` append the labelled captured notes (provenance in the
+    ``medtx_source`` column and ``IngestInfo.extra``), checked like every other row."""
+    import dataclasses
+
     from medtx.data.ingest import ingest as read
 
-    return read(None, settings)
+    frame, info = read(None, settings)
+    if not settings.monitor.labels_to_training:
+        return frame, info
+    from medtx.monitor.training import labelled_notes
+
+    extra, files = labelled_notes(settings)
+    if extra.empty:
+        return frame, info
+    merged = pd.concat([frame.drop(columns=["row_id"]), extra], ignore_index=True)
+    merged.insert(0, "row_id", range(len(merged)))
+    log.info("appended %d labelled captured notes from %d file(s)", len(extra), len(files))
+    return merged, dataclasses.replace(info, n_rows=len(merged), extra=tuple(files))
 
 
 def validate(raw: pd.DataFrame, settings: Settings) -> ValidationReport:
@@ -206,7 +260,9 @@ def evaluate(split: Split, ft: FineTuned, base: BaselineScores, settings: Settin
     with tempfile.TemporaryDirectory(prefix="medtx-pkg-") as tmp:
         pkg = package_from_bytes(ft.package, Path(tmp) / "model")
         update_meta(pkg, temperature=model.temperature, metrics=model.headline())
-        add_files(pkg, {"evaluation.json": evaluation_json(doc)})
+        profile = reference_profile(split, ft, model.temperature, settings)
+        add_files(pkg, {"evaluation.json": evaluation_json(doc),
+                        **(profile.files() if profile is not None else {})})
         if settings.serving.runtime == "onnx-int8":  # registered with its int8 export
             from medtx.modeling.onnx_runtime import export_onnx
 
@@ -215,6 +271,27 @@ def evaluate(split: Split, ft: FineTuned, base: BaselineScores, settings: Settin
     log.info("test macro-F1: model %.4f vs baseline %.4f (margin %+.4f)",
              doc.model.macro_f1, doc.baseline.macro_f1, doc.margin["macro_f1"])
     return doc, blob
+
+
+def reference_profile(split: Split, ft: FineTuned, temperature: float, settings: Settings) -> Any:
+    """The monitoring reference: vocabulary and reducer from the training notes, descriptors,
+    vectors and calibrated probabilities of the held-out sides in ``monitor.reference_sides``
+    (None, logged, when they hold fewer than MIN_REFERENCE notes: such a model is not monitored)."""
+    from medtx.modeling.inference import softmax
+    from medtx.monitor.profile import MIN_REFERENCE, build_profile
+
+    logits = {"val": ft.val_logits, "test": ft.test_logits}
+    sides = list(settings.monitor.reference_sides)
+    texts = [t for side in sides for t in split.frame(side)["text"]]
+    if len(texts) < MIN_REFERENCE:
+        log.warning("no monitoring profile: %d held-out notes in %s, %d needed", len(texts),
+                    "+".join(sides), MIN_REFERENCE)
+        return None
+    probs = np.vstack([softmax(np.asarray(logits[side]), temperature) for side in sides])
+    return build_profile(list(split.train["text"]), texts, probs, split.labels,
+                         dims=settings.monitor.reducer_dims, seed=settings.split.seed,
+                         max_notes=settings.monitor.reference_max_notes,
+                         meta={"sides": sides, "temperature": temperature})
 
 
 def git_commit() -> Optional[str]:

@@ -1,0 +1,156 @@
+"""MonitorFlow against a local endpoint from DeployFlow, on a tiny model trained on demo notes.
+
+Traffic is sent over HTTP to the prod endpoint, captured by its server, and each MonitorFlow run
+judges the records that arrived since the last one: held-out notes give no drift; truncated
+notes, notes in another template, notes with a section missing and a different specialty mix
+each move the signals they should; a fired rule, run with ``--retrain``, starts TrainFlow with
+the payload, which TrainFlow records.
+"""
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+
+import pytest
+
+SHIFT_SIGNALS = {  # signals that must move for each kind of shifted traffic
+    "truncated": {"chars", "words", "headers"},
+    "other_template": {"headers", "non_letter_share"},
+    "section_missing": {"headers", "chars"},
+    "specialty_mix": {"input_mmd", "input_classifier"},
+}
+PREDICTION_SIDE = {"predicted_label", "confidence"}  # a new case mix moves one of them at least
+
+RETRAIN_ON = {"input_mmd", "input_classifier", "predicted_label", "confidence"}  # the default
+
+
+def _post(port: int, notes: list[str], first_id: int) -> None:
+    body = json.dumps({"inputs": notes}).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body, headers={
+        "Content-Type": "application/json", "X-Amzn-SageMaker-Inference-Id": f"req-{first_id}"})
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        assert resp.status == 200
+
+
+def _send(port: int, notes: list[str], tag: str) -> None:
+    for start in range(0, len(notes), 8):
+        _post(port, notes[start:start + 8], f"{tag}-{start}")
+
+
+def _notes(seed: int, n: int = 160, keep=None) -> list[str]:
+    from medtx.data.demo import make_demo_notes
+
+    frame = make_demo_notes(n=max(n * 3, 600), seed=seed).dropna(subset=["transcription"])
+    if keep is not None:
+        frame = frame[frame["medical_specialty"].str.strip().isin(keep)]
+    return list(frame["transcription"][:n])
+
+
+def _other_template(note: str) -> str:
+    """The same content dictated as prose: no ALL-CAPS section headers."""
+    return re.sub(r"[A-Z][A-Z /&-]+:,\s*", lambda m: m.group(0)[:-1].strip(":, ").lower() + " - ", note)
+
+
+def _drop_section(note: str) -> str:
+    """The note without its physical examination / findings sections."""
+    parts = note.split(",")
+    out, skip = [], False
+    for part in parts:
+        head = re.match(r"\s*([A-Z][A-Z /&-]+):", part)
+        if head:
+            skip = head.group(1) in ("PHYSICAL EXAMINATION", "FINDINGS", "PAST MEDICAL HISTORY",
+                                     "TECHNIQUE", "DESCRIPTION OF PROCEDURE")
+        if not skip:
+            out.append(part)
+    return ",".join(out)
+
+
+@pytest.fixture
+def monitored(tmp_path, flow_config, demo_csv, run_flow):
+    """A trained, deployed (prod only, local) tiny model and its config; stopped afterwards."""
+    from medtx.config import load_settings
+    from medtx.deploy.factory import open_endpoints
+    from medtx.serving.process import free_port
+
+    port = free_port()
+    cfg = flow_config(
+        deploy={"stages": ["prod"], "targets": {"prod": {"port": port}},
+                "latency_budget_ms": 5000.0, "smoke_tolerance": 1.0},
+        serving={"capture_to": str(tmp_path / "capture"), "threads": 1},
+        monitor={"state_dir": str(tmp_path / "monitor"), "min_notes": 100,
+                 "permutations": 200, "bootstrap": 200, "retrain_windows": 1})
+    train = run_flow(tmp_path, cfg, data=str(demo_csv), output_dir=str(tmp_path / "out"))
+    run_flow(tmp_path, cfg, flow="deploy", trigger=[train.pathspec])
+    yield cfg, port
+    open_endpoints(load_settings(cfg), "prod").stop("prod")
+
+
+def _monitor(run_flow, tmp_path, cfg, **params):
+    run = run_flow(tmp_path, cfg, flow="monitor", **params)
+    return run["decide"].task.data.report
+
+
+def test_monitor_flow_tells_unchanged_from_shifted_traffic(tmp_path, monitored, run_flow):
+    cfg, port = monitored
+    state = tmp_path / "monitor" / "medtx-prod"
+
+    report = _monitor(run_flow, tmp_path, cfg)  # nothing captured yet
+    assert report["status"] == "insufficient" and report["n_notes"] == 0
+    assert "not enough traffic: 0 note(s)" in report["verdict"] and "minimum 100" in report["verdict"]
+
+    _send(port, _notes(seed=11, n=40), "few")
+    report = _monitor(run_flow, tmp_path, cfg)
+    assert report["status"] == "insufficient" and report["n_notes"] == 40  # judged on nothing
+    _send(port, _notes(seed=12, n=140), "held")
+    report = _monitor(run_flow, tmp_path, cfg)  # the 40 left over plus the 140: one window
+    assert report["status"] == "judged" and report["n_notes"] == 180, report["verdict"]
+    assert report["drifted"] == [], {k: s["p_value"] for k, s in report["signals"].items()}
+    assert report["verdict"] == "no drift" and not report["retrain"]["fire"]
+    assert set(report["signals"]) == {"chars", "words", "headers", "non_letter_share", "empty",
+                                      "oov_rate", "input_mmd", "input_classifier",
+                                      "predicted_label", "confidence"}
+    assert report["quality"]["estimated_accuracy"]["value"] > 0
+    assert not report["quality"]["measured"]  # no labels yet
+    assert json.loads((state / "reports" / "monitor.json").read_text())["window_id"] == report["window_id"]
+
+    base = _notes(seed=13)
+    shifted = {
+        "truncated": [n[:160] for n in base],
+        "other_template": [_other_template(n) for n in base],
+        "section_missing": [_drop_section(n) for n in base],
+        "specialty_mix": _notes(seed=14, keep={"Orthopedic", "Radiology"}),
+    }
+    fired = []
+    for kind, notes in shifted.items():
+        _send(port, notes, kind)
+        report = _monitor(run_flow, tmp_path, cfg)
+        assert report["status"] == "judged" and report["n_notes"] == len(notes)
+        moved = set(report["drifted"])
+        assert SHIFT_SIGNALS[kind] <= moved, (kind, {k: s["p_value"] for k, s in report["signals"].items()})
+        if kind == "specialty_mix":
+            assert moved & PREDICTION_SIDE, report["signals"]
+        fires = bool(moved & RETRAIN_ON)  # the rule counts only the configured signals
+        assert report["retrain"]["fire"] == fires and bool(report["retrain_payload"]) == fires
+        fired.append(kind) if fires else None
+    assert "truncated" in fired and "specialty_mix" in fired
+    classes = report["drifting_classes"]
+    assert classes and classes[0]["label"]  # the specialty mix names the classes that moved
+
+
+def test_retrain_payload_reaches_trainflow(tmp_path, monitored, run_flow):
+    cfg, port = monitored
+    _send(port, [n[:150] for n in _notes(seed=21, n=120)], "short")
+    run = run_flow(tmp_path, cfg, flow="monitor", retrain=True)
+    outcome, event = run["decide"].task.data.outcome, run["decide"].task.data.retrain_event
+    assert outcome.decision.fire and event.how == "runner" and event.status == "successful"
+    from metaflow import Run, namespace
+
+    namespace(None)
+    train = Run(event.train_run)
+    triggered = train["start"].task.data.triggered_by
+    assert triggered.kind == "retrain" and triggered.source == run.pathspec
+    assert list(triggered.reasons) == outcome.retrain_payload["reasons"]
+    assert triggered.payload["window_id"] == outcome.window_id
+    assert triggered.payload["endpoint"] == "medtx-prod" and triggered.payload["model_version"] == 1
+    assert any(t.startswith("model_version:") for t in train.tags)  # it trained and registered
