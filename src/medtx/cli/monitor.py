@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 from medtx.cli.common import DEFAULT_CONFIG, load_settings_for
@@ -30,11 +29,13 @@ def _target(args: argparse.Namespace) -> Any:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from medtx.monitor.labels import import_labels
+    from medtx.monitor.state import local_state
     from medtx.monitor.store import MonitorStore
 
     settings, target = _target(args)
     got = import_labels(args.file)
-    stored = MonitorStore(target.state_dir).add_labels(got.labels)
+    with local_state(target.state_dir, settings.aws, write=True) as root:
+        stored = MonitorStore(root).add_labels(got.labels)
     counts = {**got.counts.to_dict(), "ids": len(got), **stored,
               "not_yet_matched": len(got) - stored["matching_predictions"]}
     if settings.monitor.labels_to_training and len(got):
@@ -56,10 +57,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_windows(args: argparse.Namespace) -> int:
+    from medtx.monitor.state import local_state
     from medtx.monitor.store import MonitorStore
 
-    _, target = _target(args)
-    windows = MonitorStore(target.state_dir).windows(last=args.last)
+    settings, target = _target(args)
+    with local_state(target.state_dir, settings.aws) as root:
+        windows = MonitorStore(root).windows(last=args.last)
     if args.json:
         print(json.dumps([w.to_dict() for w in windows], indent=2, sort_keys=True, default=str))
         return 0
@@ -76,14 +79,16 @@ def cmd_windows(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from medtx.errors import MonitorError
+    from medtx.monitor.state import local_state
     from medtx.stages.monitor import REPORT_FILE
 
-    _, target = _target(args)
-    path = Path(target.state_dir) / "reports" / REPORT_FILE
-    if not path.is_file():
-        raise MonitorError(f"no {REPORT_FILE} for {target.endpoint} yet ({path}); run "
-                           "flows/monitor_flow.py first")
-    print(path.read_text(encoding="utf-8"))
+    settings, target = _target(args)
+    with local_state(target.state_dir, settings.aws, pull=[f"reports/{REPORT_FILE}"]) as root:
+        path = root / "reports" / REPORT_FILE
+        if not path.is_file():
+            raise MonitorError(f"no {REPORT_FILE} for {target.endpoint} yet (in "
+                               f"{target.state_dir}/reports); run flows/monitor_flow.py first")
+        print(path.read_text(encoding="utf-8"))
     return 0
 
 

@@ -40,12 +40,18 @@ def _captured(settings: Any, target: Any, hours: set[str]) -> pd.DataFrame:
 
 def export_labelled(settings: Any, target: Any, labels: pd.DataFrame, label_file: str) -> int:
     """Write the captured notes that ``labels`` name as a training CSV; the number written."""
+    from medtx.monitor.state import local_state
+
+    with local_state(target.state_dir, settings.aws, write=True) as root:
+        return _export(settings, target, labels, label_file, root)
+
+
+def _export(settings: Any, target: Any, labels: pd.DataFrame, label_file: str, root: Path) -> int:
     from medtx.monitor.labels import join_labels
     from medtx.monitor.store import MonitorStore
 
-    store = MonitorStore(target.state_dir)
     ids = sorted({str(i).split("#")[0] for i in labels["id"]})
-    known = store.predictions_for(ids)
+    known = MonitorStore(root).predictions_for(ids)
     if known.empty:
         return 0
     rows = _captured(settings, target, {str(t)[:13] for t in known["time"]})
@@ -60,7 +66,7 @@ def export_labelled(settings: Any, target: Any, labels: pd.DataFrame, label_file
         SOURCE_COLUMN: [f"capture:{target.endpoint}:{e}#{int(p)}"
                         for e, p in zip(joined["event_id"], joined["position"])],
         LABEL_SOURCE_COLUMN: [f"{Path(label_file).name}:{s}" for s in joined["label_source"]]})
-    folder = Path(target.state_dir) / LABELLED_DIR
+    folder = root / LABELLED_DIR
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
     path = folder / f"labels-{stamp}.csv"
@@ -75,15 +81,19 @@ def labelled_notes(settings: Any) -> tuple[pd.DataFrame, list[dict]]:
     """Every labelled-notes file of the monitored endpoint, newest label per capture id wins;
     with one ``{"path", "rows", "sha256"}`` per file (empty when there are none)."""
     from medtx.data.ingest import parse_csv_bytes
+    from medtx.monitor.state import local_state
     from medtx.stages.monitor import target_of
 
-    folder = Path(target_of(settings).state_dir) / LABELLED_DIR
+    state_dir = target_of(settings).state_dir
     frames, files = [], []
-    for path in sorted(folder.glob("labels-*.csv")) if folder.is_dir() else []:
-        data = path.read_bytes()
-        frame = parse_csv_bytes(data, str(path)).drop(columns=["row_id"])
-        frames.append(frame)
-        files.append({"path": str(path), "rows": len(frame), "sha256": hashlib.sha256(data).hexdigest()})
+    with local_state(state_dir, settings.aws, pull=[f"{LABELLED_DIR}/"]) as root:
+        folder = root / LABELLED_DIR
+        for path in sorted(folder.glob("labels-*.csv")) if folder.is_dir() else []:
+            data = path.read_bytes()
+            where = f"{state_dir}/{LABELLED_DIR}/{path.name}"
+            frame = parse_csv_bytes(data, where).drop(columns=["row_id"])
+            frames.append(frame)
+            files.append({"path": where, "rows": len(frame), "sha256": hashlib.sha256(data).hexdigest()})
     if not frames:
         return pd.DataFrame(), []
     merged = pd.concat(frames, ignore_index=True).drop_duplicates(SOURCE_COLUMN, keep="last")

@@ -99,8 +99,9 @@ def target_of(settings: Settings) -> Target:
                            "or serving.capture_to")
     if not prefix.startswith("s3://"):
         prefix = str(Path(prefix).absolute())
-    state = Path(m.state_dir).absolute() / endpoint
-    return Target(stage, endpoint, m.variant_name or settings.serving.variant_name, prefix, str(state))
+    state = (f"{m.state_dir.rstrip('/')}/{endpoint}" if m.state_dir.startswith("s3://")
+             else str(Path(m.state_dir).absolute() / endpoint))
+    return Target(stage, endpoint, m.variant_name or settings.serving.variant_name, prefix, state)
 
 
 def _parse_time(value: str, what: str) -> datetime:
@@ -119,13 +120,15 @@ def window_bounds(settings: Settings, target: Target, since: str = "", until: st
                   now: Optional[datetime] = None) -> tuple[Optional[datetime], datetime]:
     """``(since, until)``: as given, else from the last judged window's end (first window:
     ``monitor.window_hours`` before ``until``) to now."""
+    from medtx.monitor.state import local_state
     from medtx.monitor.store import MonitorStore
 
     hi = _parse_time(until, "--until") if until else (now or datetime.now(timezone.utc))
     if since:
         lo = _parse_time(since, "--since")
     else:
-        last = MonitorStore(target.state_dir).last_judged()
+        with local_state(target.state_dir, settings.aws) as root:
+            last = MonitorStore(root).last_judged()
         lo = (_parse_time(last.until, "last window end") if last is not None
               else hi - timedelta(hours=settings.monitor.window_hours))
     if lo >= hi:
@@ -158,11 +161,13 @@ def read_window(settings: Settings, target: Target, since: str = "", until: str 
     """Read the window's new capture records (not committed yet) and describe them."""
     from medtx.monitor.analysis import window_features
     from medtx.monitor.capture_reader import CaptureReader
+    from medtx.monitor.state import local_state
 
     lo, hi = window_bounds(settings, target, since, until, now)
-    reader = CaptureReader(target.capture_prefix, Path(target.state_dir) / "capture",
-                           target.endpoint, target.variant, aws=settings.aws)
-    window = reader.read(lo, hi, commit=False)
+    with local_state(target.state_dir, settings.aws) as root:
+        reader = CaptureReader(target.capture_prefix, root / "capture", target.endpoint,
+                               target.variant, aws=settings.aws)
+        window = reader.read(lo, hi, commit=False)
     model_version, source = _version(settings, version, window.rows)
     base = dict(target=target, since=_iso(lo), until=_iso(hi), counts=window.counts,
                 model_version=model_version, version_source=source, pending=window.pending)
@@ -213,13 +218,21 @@ def _joined(store: Any, predictions: Any) -> tuple[Any, int]:
 def quality(read: WindowRead, settings: Settings) -> QualityReport:
     """Quality of this window from the labels imported so far, and of the recent windows whose
     labels arrived since they were judged (late labels)."""
-    from medtx.monitor.quality import measure
-    from medtx.monitor.store import MonitorStore
+    from medtx.monitor.state import local_state
 
     m = settings.monitor
     if read.features is None or read.profile is None:
         return QualityReport(Quality(n_notes=read.n_notes, n_labelled=0, min_labels=m.min_labels))
-    store = MonitorStore(read.target.state_dir)
+    with local_state(read.target.state_dir, settings.aws) as root:
+        return _quality(read, settings, root)
+
+
+def _quality(read: WindowRead, settings: Settings, root: Path) -> QualityReport:
+    from medtx.monitor.quality import measure
+    from medtx.monitor.store import MonitorStore
+
+    m = settings.monitor
+    store = MonitorStore(root)
     rows = read.features.rows
     joined, unknown = _joined(store, rows)
     labels = list(read.profile.labels)
@@ -261,13 +274,21 @@ def record(read: WindowRead, signals: tuple[Signal, ...], report: QualityReport,
     """Apply the retrain rule, store the window (and its predictions), update late-label
     quality, commit the capture reading (judged windows only) and write ``monitor.json``
     (``<state_dir>/reports/``: one per window and the latest); returns it with the outcome."""
+    from medtx.monitor.state import local_state
+
+    with local_state(read.target.state_dir, settings.aws, write=True) as root:
+        return _record(read, signals, report, settings, pathspec, root)
+
+
+def _record(read: WindowRead, signals: tuple[Signal, ...], report: QualityReport,
+            settings: Settings, pathspec: str, root: Path) -> tuple[Outcome, dict]:
     import dataclasses as dc
 
     from medtx.monitor.capture_reader import CaptureReader
     from medtx.monitor.rules import decide
     from medtx.monitor.store import MonitorStore, WindowRecord
 
-    store = MonitorStore(read.target.state_dir)
+    store = MonitorStore(root)
     status, verdict, drifted = _verdict(read, signals)
     history = store.windows(last=max(settings.monitor.retrain_windows, 1) * 4)
     current = WindowRecord(0, read.since, read.until, "", status, read.model_version,
@@ -285,18 +306,19 @@ def record(read: WindowRead, signals: tuple[Signal, ...], report: QualityReport,
     for wid, q in report.updated.items():
         store.update_quality(wid, q)
     if status == "judged":  # an insufficient window's records are read again next time
-        CaptureReader(read.target.capture_prefix, Path(read.target.state_dir) / "capture",
-                      read.target.endpoint, read.target.variant).commit(read.pending)
+        CaptureReader(read.target.capture_prefix, root / "capture", read.target.endpoint,
+                      read.target.variant).commit(read.pending)
     payload = retrain_payload(decision, read, window_id, pathspec) if decision.fire else None
     outcome = Outcome(window_id, status, verdict, drifted, decision, "", payload)
-    path = Path(read.target.state_dir) / "reports" / f"window-{window_id:05d}-{REPORT_FILE}"
+    name = f"window-{window_id:05d}-{REPORT_FILE}"
+    path = root / "reports" / name
     path.parent.mkdir(parents=True, exist_ok=True)
     doc = monitor_document(read, signals, report, outcome, store.windows(last=settings.monitor.recent_windows))
     path.write_text(json.dumps(doc, indent=1, sort_keys=True, default=str), encoding="utf-8")
     (path.parent / REPORT_FILE).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
     log.info("window %d (%s): %s%s", window_id, status, verdict,
              f"; retrain: {'; '.join(decision.reasons)}" if decision.fire else "")
-    return dc.replace(outcome, report_path=str(path)), doc
+    return dc.replace(outcome, report_path=f"{read.target.state_dir}/reports/{name}"), doc
 
 
 def signal_dict(s: Signal) -> dict:
