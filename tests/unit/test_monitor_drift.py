@@ -10,7 +10,8 @@ import pytest
 from scipy import stats
 
 from medtx.monitor import drift
-from medtx.monitor.descriptors import TextReducer, build_vocabulary, describe, fit_reducer
+from medtx.monitor.descriptors import (COLUMNS, TextReducer, build_vocabulary, describe,
+                                       describe_one, fit_reducer)
 from medtx.monitor.drift import Signal
 
 ALPHA = 0.05
@@ -286,3 +287,41 @@ def test_descriptors_of_a_note():
     # 9 letter words; history, x, review, of, systems are not in the vocabulary
     assert row["oov_rate"] == pytest.approx(5 / 9)
     assert row["non_letter_share"] == pytest.approx(4 / 45)  # ':', '3', '.', ':' of 45 visible
+
+
+_VARIED = [
+    "", None, "   ", "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f", "\u00a0\u2028\u3000\x85", "a", "AB:",
+    "HISTORY: Chest pain 3x daily.\nREVIEW OF SYSTEMS: none",
+    "CHIEF COMPLAINT:,  Pain.,HISTORY OF PRESENT ILLNESS:,  Worse.,PLAN:,  Follow up.",
+    "X-RAY/CT & MRI : clear. BP: 120/80 HR:72 aBC: ABc: A: 1AB: _AB: éAB: ÉTAT: ABÉ:",
+    "ABC DE:FGH:IJ :  KL\n:MN - OP:", "Température 38,5 °C, µg, ½ tablet, Ⅻ, ², ßtraße, İstanbul",
+    "K\u212aelvin 中文 病历: ΣΙΓΜΑ: σίγμα", "no header here, just 12 words and 3 numbers 4.5 mg",
+    "ALL CAPS NO COLON", ":::", " : : ", "HEENT:\n\nNECK:\tSupple.\r\nEXTREMITIES:",
+]
+
+
+def _random_notes(seed: int, n: int, alphabet: list[str]) -> list[str]:
+    rng = np.random.default_rng(seed)
+    return ["".join(rng.choice(alphabet, size=int(rng.integers(0, 30)))) for _ in range(n)]
+
+
+def test_describe_matches_describe_one_note_by_note(reference):
+    tricky = list("ABXYabxy:/&- \t\n\x0b\x1c\x85\xa0\u3000019_.,éÉßİµ°²Ⅻ中") + [
+        "HISTORY", "X-RAY", "BP", "REVIEW OF SYSTEMS", " : "]
+    ascii_chars = [chr(c) for c in range(128)] + ["HX", "AB", "history"]
+    texts = (_VARIED + reference["texts"][:50] + _random_notes(1, 400, tricky)
+             + _random_notes(2, 400, ascii_chars))
+    vocab = reference["vocab"] | {"history", "pain", "a", "x"}
+    frame = describe(texts, vocab)
+    assert list(frame.columns) == list(COLUMNS) and len(frame) == len(texts)
+    assert frame.dtypes.to_dict() == {"chars": np.int64, "words": np.int64,
+                                      "headers": np.int64, "non_letter_share": np.float64,
+                                      "empty": bool, "oov_rate": np.float64}
+    for i, text in enumerate(texts):
+        assert frame.iloc[i].to_dict() == describe_one(text, vocab), f"note {i}"
+
+
+def test_describe_of_no_notes_has_the_columns():
+    frame = describe([], set())
+    assert list(frame.columns) == list(COLUMNS) and len(frame) == 0
+    assert frame["empty"].dtype == bool and frame["chars"].dtype == np.int64
