@@ -17,7 +17,7 @@ export GX_ANALYTICS_ENABLED ?= false
 export TOKENIZERS_PARALLELISM ?= true
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install train deploy test test-slow test-all bench clean
+.PHONY: install train deploy monitor test test-slow test-all bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
@@ -33,6 +33,9 @@ train: install
 
 deploy: install
 	$(PY) flows/deploy_flow.py run $(ARGS)
+
+monitor: install
+	$(PY) flows/monitor_flow.py run $(ARGS)
 
 test: install
 	$(PY) -m pytest -m "not slow" $(ARGS)

@@ -206,6 +206,7 @@ class MonitorSettings:
     capture_from: Optional[Str] = None  # folder or s3:// prefix; None = serving.capture_to
     endpoint_name: Optional[Str] = None  # None = medtx-<stage> (the deploy default)
     variant_name: Optional[Str] = None  # None = serving.variant_name
+    account: Optional[Str] = None  # aws.accounts entry whose session reads an s3:// capture
     state_dir: Str = ".medtx/monitor"  # reader offsets, window history, imported labels
     schedule: Optional[Str] = "0 6 * * *"  # cron for MonitorFlow on Argo Workflows
     window_hours: Float = 24.0  # first window (later ones start where the last judged one ended)

@@ -108,6 +108,9 @@ def check_values(s: Any) -> None:
     _check_deploy(s.deploy)
     _check_monitor(s.monitor, s.deploy)
     _check_aws(s.aws)
+    if s.monitor.account is not None and s.monitor.account not in s.aws.accounts:
+        raise ConfigError(f"monitor.account {s.monitor.account!r} is not an account in "
+                          f"aws.accounts (known: {sorted(s.aws.accounts)})")
     if s.registry.account is not None and s.registry.account not in s.aws.accounts:
         raise ConfigError(f"registry.account {s.registry.account!r} is not an account in "
                           f"aws.accounts (known: {sorted(s.aws.accounts)})")

@@ -169,10 +169,12 @@ class CaptureReader:
     """Reads what is new under ``prefix[/endpoint[/variant]]``; state kept in ``state_dir``."""
 
     def __init__(self, prefix: str, state_dir: str | Path, endpoint: Optional[str] = None,
-                 variant: Optional[str] = None, aws: Any = None, keep_events_days: float = 30.0):
+                 variant: Optional[str] = None, aws: Any = None, keep_events_days: float = 30.0,
+                 account: Optional[str] = None):
         self.root = "/".join([str(prefix).rstrip("/")] + [p for p in (endpoint, variant) if p])
         self.state_dir, self.aws = Path(state_dir), aws
         self.keep_events_days = float(keep_events_days)
+        self.account = account  # aws.accounts entry whose session reads s3:// capture
 
     # -- listing and fetching -------------------------------------------------------------
     def _list(self, lo: Optional[datetime], hi: Optional[datetime]) -> Iterator[tuple[str, int, str]]:
@@ -181,7 +183,7 @@ class CaptureReader:
             from medtx.aws.session import client
 
             bucket, key = split_s3_uri(self.root + "/")
-            self._s3 = client(self.aws, "s3", max_attempts=5)
+            self._s3 = client(self.aws, "s3", account=self.account, max_attempts=5)
             kw: dict = {"Bucket": bucket, "Prefix": key}
             if lo is not None:  # keys sort by hour: skip the hours before the window
                 kw["StartAfter"] = key + lo.strftime("%Y/%m/%d/%H")

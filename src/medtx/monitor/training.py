@@ -33,7 +33,7 @@ def _captured(settings: Any, target: Any, hours: set[str]) -> pd.DataFrame:
         for hour in sorted(hours):
             lo = datetime.strptime(hour, "%Y-%m-%dT%H").replace(tzinfo=timezone.utc)
             reader = CaptureReader(target.capture_prefix, Path(tmp) / hour, target.endpoint,
-                                   target.variant, aws=settings.aws)
+                                   target.variant, aws=settings.aws, account=settings.monitor.account)
             frames.append(reader.read(lo, lo + timedelta(hours=1), commit=False).rows)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 

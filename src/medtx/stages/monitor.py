@@ -92,8 +92,10 @@ def target_of(settings: Settings) -> Target:
     deploy_target = settings.deploy.targets[stage]
     endpoint = m.endpoint_name or deploy_target.endpoint_name or f"medtx-{stage}"
     prefix = m.capture_from or settings.serving.capture_to
-    if not prefix and deploy_target.target == "sagemaker" and settings.aws.s3_root:
-        prefix = f"{settings.aws.s3_root.rstrip('/')}/capture"
+    if deploy_target.target == "sagemaker" and not (prefix or "").startswith("s3://"):
+        # where SageMakerEndpoints points DataCaptureConfig when serving.capture_to is local
+        root = settings.aws.s3_root
+        prefix = f"{root.rstrip('/')}/capture" if root else None
     if not prefix:
         raise MonitorError(f"no capture to monitor for stage {stage!r}: set monitor.capture_from "
                            "or serving.capture_to")
@@ -166,7 +168,7 @@ def read_window(settings: Settings, target: Target, since: str = "", until: str 
     lo, hi = window_bounds(settings, target, since, until, now)
     with local_state(target.state_dir, settings.aws) as root:
         reader = CaptureReader(target.capture_prefix, root / "capture", target.endpoint,
-                               target.variant, aws=settings.aws)
+                               target.variant, aws=settings.aws, account=settings.monitor.account)
         window = reader.read(lo, hi, commit=False)
     model_version, source = _version(settings, version, window.rows)
     base = dict(target=target, since=_iso(lo), until=_iso(hi), counts=window.counts,
