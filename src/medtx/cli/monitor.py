@@ -19,7 +19,7 @@ from medtx.cli.common import DEFAULT_CONFIG, load_settings_for
 
 
 def _target(args: argparse.Namespace) -> Any:
-    from medtx.stages.monitor import target_of
+    from medtx.monitor.target import target_of
 
     settings = load_settings_for(args)
     if args.stage:

@@ -82,7 +82,7 @@ def labelled_notes(settings: Any) -> tuple[pd.DataFrame, list[dict]]:
     with one ``{"path", "rows", "sha256"}`` per file (empty when there are none)."""
     from medtx.data.ingest import parse_csv_bytes
     from medtx.monitor.state import local_state
-    from medtx.stages.monitor import target_of
+    from medtx.monitor.target import target_of
 
     state_dir = target_of(settings).state_dir
     frames, files = [], []
