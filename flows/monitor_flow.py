@@ -31,11 +31,13 @@ class MonitorFlow(FlowSpec):
     retrain = Parameter("retrain", default=False, type=bool, help="Locally, start TrainFlow "
                         "(Runner) when the retrain rule fires; on Argo the event does it.")
 
+    @card(type="blank")
     @step
     def start(self):
         """Settings and the watched endpoint: its capture prefix and monitoring state."""
         self.settings = stages.resolve_settings(self.cfg)
         self.target = stages.target_of(self.settings)
+        flowkit.append_card(reports.settings_card(self.settings.to_dict()))
         self.next(self.window)
 
     @card(type="blank")
@@ -46,16 +48,20 @@ class MonitorFlow(FlowSpec):
         flowkit.append_card(reports.window_card(stages.window_summary(self.read)))
         self.next(self.drift)
 
+    @card(type="blank")
     @step
     def drift(self):
         """Descriptor, input-distribution and prediction tests, FDR-controlled."""
         self.signals = stages.drift(self.read, self.settings)
+        flowkit.append_card(reports.signals_card(stages.signal_dicts(self.signals), self.read.message))
         self.next(self.quality)
 
+    @card(type="blank")
     @step
     def quality(self):
         """Accuracy, macro-F1, any-label accuracy against imported labels; the estimate."""
         self.quality_report = stages.quality(self.read, self.settings)
+        flowkit.append_card([reports.quality_card(self.quality_report.current.to_dict())])
         self.next(self.decide)
 
     @card(type="blank")

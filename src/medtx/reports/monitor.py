@@ -46,6 +46,24 @@ def _p_chart(recent: list[dict], alpha: float) -> Any:
     return _cards().VegaChart(spec)
 
 
+def _signal_rows(sig: dict) -> list:
+    return [[name, number(s["statistic"], 4), number(s["p_value"], 4),
+             number(s["detail"].get("raw_p_value"), 4), number(s["threshold"]),
+             "DRIFT" if s["drifted"] else ""] for name, s in sig.items()]
+
+
+SIGNAL_HEADERS = ["signal", "statistic", "p (adjusted)", "p (raw)", "threshold", ""]
+
+
+def signals_card(signals: dict, message: str = "") -> list:
+    """This window's signals (``{name: signal dict}``), or why there are none."""
+    cards = _cards()
+    if not signals:
+        return [cards.Markdown(f"# Drift\n\nNo tests run: {message or 'no window'}.")]
+    return [cards.Markdown("# Drift (Benjamini-Hochberg adjusted across the window)"),
+            _table(_signal_rows(signals), SIGNAL_HEADERS)]
+
+
 def monitor_card(doc: dict) -> list:
     """The whole verdict of a window (``doc``: the run's ``monitor.json``)."""
     cards = _cards()
@@ -55,11 +73,8 @@ def monitor_card(doc: dict) -> list:
                           f"{doc['model_version']} on `{doc['endpoint']}`.")]
     sig = doc.get("signals") or {}
     if sig:
-        rows = [[name, number(s["statistic"], 4), number(s["p_value"], 4),
-                 number(s["detail"].get("raw_p_value"), 4), number(s["threshold"]),
-                 "DRIFT" if s["drifted"] else ""] for name, s in sig.items()]
         out += [cards.Markdown("## Signals (Benjamini-Hochberg adjusted across the window)"),
-                _table(rows, ["signal", "statistic", "p (adjusted)", "p (raw)", "threshold", ""])]
+                _table(_signal_rows(sig), SIGNAL_HEADERS)]
         alpha = next(iter(sig.values()))["threshold"]
         recent = [w for w in doc.get("recent_windows", []) if w.get("signals")]
         out.append(_p_chart(recent, alpha))
@@ -88,7 +103,7 @@ def monitor_card(doc: dict) -> list:
     return out
 
 
-def quality_card(q: dict) -> Any:
+def quality_card(q: dict) -> Any:  # one Markdown component; a list of it is a step card
     """Measured quality with 95% bootstrap intervals, or why not yet; the estimate, labelled."""
     lines = ["## Quality"]
     if q.get("measured"):

@@ -269,7 +269,7 @@ def _record(read: WindowRead, signals: tuple[Signal, ...], report: QualityReport
     decision = decide(current, history, settings.monitor)
     counts = {**read.counts.to_dict(),
               **({"excluded": read.features.excluded} if read.features is not None else {})}
-    signal_docs = {s.name: signal_dict(s) for s in signals}
+    signal_docs = signal_dicts(signals)
     window_id = store.add_window(
         since=read.since, until=read.until, status=status, model_version=read.model_version,
         n_notes=read.n_notes, verdict=verdict, drifted=list(drifted), signals=signal_docs,
@@ -291,6 +291,11 @@ def _record(read: WindowRead, signals: tuple[Signal, ...], report: QualityReport
     log.info("window %d (%s): %s%s", window_id, status, verdict,
              f"; retrain: {'; '.join(decision.reasons)}" if decision.fire else "")
     return dc.replace(outcome, report_path=f"{read.target.state_dir}/reports/{name}"), doc
+
+
+def signal_dicts(signals: tuple[Signal, ...]) -> dict:
+    """``{name: signal_dict}`` for cards and ``monitor.json``."""
+    return {s.name: signal_dict(s) for s in signals}
 
 
 def signal_dict(s: Signal) -> dict:
@@ -320,7 +325,7 @@ def monitor_document(read: WindowRead, signals: tuple[Signal, ...], report: Qual
     return {
         "format": 1, "window_id": outcome.window_id, "status": outcome.status,
         "verdict": outcome.verdict, "drifted": list(outcome.drifted), **window_summary(read),
-        "signals": {s.name: signal_dict(s) for s in signals},
+        "signals": signal_dicts(signals),
         "drifting_classes": drifting_classes(signals),
         "quality": report.current.to_dict(), "late_label_updates": report.updated,
         "retrain": outcome.decision.to_dict(), "retrain_payload": outcome.retrain_payload,
