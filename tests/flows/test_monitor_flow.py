@@ -98,6 +98,7 @@ def test_monitor_flow_tells_unchanged_from_shifted_traffic(tmp_path, monitored, 
     report = _monitor(run_flow, tmp_path, cfg)  # nothing captured yet
     assert report["status"] == "insufficient" and report["n_notes"] == 0
     assert "not enough traffic: 0 note(s)" in report["verdict"] and "minimum 100" in report["verdict"]
+    assert "smoke tests" in report["verdict"]  # the deploy's own checks are left out, and said so
 
     _send(port, _notes(seed=11, n=40), "few")
     report = _monitor(run_flow, tmp_path, cfg)

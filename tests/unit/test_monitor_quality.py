@@ -49,7 +49,7 @@ def test_any_label_accuracy_counts_a_second_label_of_the_same_note():
 def test_too_few_labels_give_no_measurement_but_an_estimate_and_unknown_counts():
     joined = _joined(10, 1.0).assign(true_label=["Dermatology"] + list(_joined(10, 1.0)["true_label"][1:]))
     q = measure(joined, LABELS, 500, np.full(500, 0.6), min_labels=50, resamples=100, unknown_ids=7)
-    assert not q.measured and q.macro_f1 is None and q.n_labelled == 10
+    assert not q.measured and q.macro_f1 is None and q.n_labelled == 9
     assert q.unknown_label_ids == 7 and q.unknown_classes == 1
     assert q.estimated_accuracy.value == pytest.approx(0.6)
     assert estimate([]) is None
@@ -133,3 +133,10 @@ def test_profile_round_trips_through_package_files(tmp_path):
         load_profile(tmp_path / "elsewhere")
     with pytest.raises(MonitorError, match="at least 20 held-out notes"):
         build_profile(notes[:50], notes[50:60], probs[:10], LABELS)
+
+
+def test_labels_outside_the_models_classes_are_left_out_and_counted():
+    joined = _joined(60, 1.0)
+    joined.loc[:9, "true_label"] = "Dermatology"
+    q = measure(joined, LABELS, 60, np.full(60, 0.8), min_labels=50, resamples=100)
+    assert q.n_labelled == 50 and q.unknown_classes == 10 and q.accuracy.value == 1.0

@@ -40,7 +40,7 @@ class Quality:
     any_label_accuracy: Optional[Interval] = None
     estimated_accuracy: Optional[Interval] = None
     unknown_label_ids: int = 0
-    unknown_classes: int = 0  # labelled notes whose true label the model does not know
+    unknown_classes: int = 0  # labelled notes whose label the model does not know: left out
 
     @property
     def measured(self) -> bool:
@@ -91,6 +91,8 @@ def measure(joined: pd.DataFrame, labels: Sequence[str], n_notes: int, confidenc
 
     any-label accuracy counts a prediction right when it is any label given to the same note
     (identical text, by ``note_hash``) in the window, as the evaluation does for duplicates.
+    Labels the model does not have (outside its label policy) are left out and counted in
+    ``unknown_classes``, as the evaluation leaves them out of its test rows.
     """
     est = estimate(confidence, resamples, seed, level)
     base = dict(n_notes=int(n_notes), n_labelled=len(joined), min_labels=int(min_labels),
@@ -99,10 +101,12 @@ def measure(joined: pd.DataFrame, labels: Sequence[str], n_notes: int, confidenc
         return Quality(**base)
     index = {lab: i for i, lab in enumerate(labels)}
     t = np.array([index.get(str(x), -1) for x in joined["true_label"]])
-    p = np.array([index.get(str(x), -1) for x in joined["label"]])
     base["unknown_classes"] = int((t < 0).sum())
+    joined, t = joined[t >= 0], t[t >= 0]  # like the evaluation's label policy: left out, counted
+    base["n_labelled"] = len(joined)
     if len(joined) < min_labels:
         return Quality(**base)
+    p = np.array([index.get(str(x), -1) for x in joined["label"]])
     if (p < 0).any():
         raise ValueError(f"{int((p < 0).sum())} predictions name labels the model does not have")
     sets: dict[str, set] = {}

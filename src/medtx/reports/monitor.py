@@ -113,6 +113,9 @@ def quality_card(q: dict) -> Any:  # one Markdown component; a list of it is a s
     else:
         lines.append(f"{q['n_labelled']} labelled notes so far (at least {q['min_labels']} needed "
                      "to measure).")
+    if q.get("unknown_classes"):
+        lines.append(f"{q['unknown_classes']} labelled notes carry a label the model does not "
+                     "have (outside its label policy): left out.")
     if q.get("unknown_label_ids"):
         lines.append(f"{q['unknown_label_ids']} imported label ids match no captured note.")
     if q.get("estimated_accuracy"):

@@ -151,8 +151,10 @@ def read_window(settings: Settings, target: Target, since: str = "", until: str 
     profile = load_reference(settings, model_version)
     features = window_features(window.rows, profile, model_version)
     enough = len(features) >= minimum
+    left_out = "".join(f", {n} {why.replace('_', ' ')}" for why, n in features.excluded.items())
     message = "" if enough else (f"not enough traffic: {len(features)} note(s) of model version "
-                                 f"{model_version} in the window, minimum {minimum}")
+                                 f"{model_version} in the window, minimum {minimum}"
+                                 + (f" (left out{left_out})" if left_out else ""))
     log.info("window %s..%s: %d notes of version %d; %s", base["since"], base["until"],
              len(features), model_version, window.counts.to_dict())
     return WindowRead(**base, enough=enough, message=message, features=features, profile=profile)
