@@ -47,11 +47,6 @@ def _notes(seed: int, n: int = 160, keep=None) -> list[str]:
     return list(frame["transcription"][:n])
 
 
-def _other_template(note: str) -> str:
-    """The same content dictated as prose: no ALL-CAPS section headers."""
-    return re.sub(r"[A-Z][A-Z /&-]+:,\s*", lambda m: m.group(0)[:-1].strip(":, ").lower() + " - ", note)
-
-
 def _drop_section(note: str) -> str:
     """The note without its physical examination / findings sections."""
     parts = note.split(",")
@@ -115,10 +110,12 @@ def test_monitor_flow_tells_unchanged_from_shifted_traffic(tmp_path, monitored, 
     assert not report["quality"]["measured"]  # no labels yet
     assert json.loads((state / "reports" / "monitor.json").read_text())["window_id"] == report["window_id"]
 
+    from medtx.flowkit.pipeline import shift_notes
+
     base = _notes(seed=13)
     shifted = {
-        "truncated": [n[:160] for n in base],
-        "other_template": [_other_template(n) for n in base],
+        "truncated": shift_notes(base, "truncate"),
+        "other_template": shift_notes(base, "template"),
         "section_missing": [_drop_section(n) for n in base],
         "specialty_mix": _notes(seed=14, keep={"Orthopedic", "Radiology"}),
     }

@@ -7,6 +7,7 @@
     medtx demo-data demo.csv
     medtx labels import reviewed.csv
     medtx monitor windows
+    medtx pipeline --traffic 300
 
 Errors print one line on stderr and exit with status 2.
 """
@@ -22,7 +23,7 @@ from medtx.errors import MedtxError
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every verb group (cli/predict.py, cli/data.py, cli/models.py)."""
-    from medtx.cli import data, endpoints, models, monitor, predict, serve
+    from medtx.cli import data, endpoints, models, monitor, pipeline, predict, serve
 
     parser = argparse.ArgumentParser(prog="medtx", description=__doc__.split("\n\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     endpoints.add_parsers(sub)
     serve.add_parsers(sub)
     monitor.add_parsers(sub)
+    pipeline.add_parsers(sub)
     return parser
 
 
