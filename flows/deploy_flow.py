@@ -18,6 +18,7 @@ from medtx.stages import deploy as stages
 flowkit.setup_logging()
 
 
+@flowkit.project_from_config
 @flowkit.schedule_from_config
 @trigger_on_finish(flow="TrainFlow")
 class DeployFlow(FlowSpec):

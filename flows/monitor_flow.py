@@ -20,6 +20,7 @@ flowkit.setup_logging()
 TRAIN_FLOW = Path(__file__).resolve().with_name("train_flow.py")
 
 
+@flowkit.project_from_config
 @flowkit.schedule_from_config("monitor.schedule")
 class MonitorFlow(FlowSpec):
     cfg = Config("cfg", default=flowkit.default_config(), parser="medtx.config.parse_config")

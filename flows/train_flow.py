@@ -12,6 +12,7 @@ from medtx.stages import train as stages
 flowkit.setup_logging()
 
 
+@flowkit.project_from_config
 @flowkit.retrain_trigger
 class TrainFlow(FlowSpec):
     cfg = Config("cfg", default=flowkit.default_config(), parser="medtx.config.parse_config")

@@ -13,6 +13,7 @@ from medtx.config.settings import (
     LabelSettings,
     ModelSettings,
     MonitorSettings,
+    ProjectSettings,
     RegistrySettings,
     ServingSettings,
     Settings,
@@ -23,6 +24,6 @@ from medtx.config.settings import (
 __all__ = [
     "MIN_MAX_LENGTH", "DataSettings", "LabelSettings", "SplitSettings", "ModelSettings",
     "TrainSettings", "BaselineSettings", "ComputeSettings", "GateSettings", "RegistrySettings",
-    "AccountSettings", "AwsSettings", "ServingSettings", "DeploySettings", "DeployStageSettings", "MonitorSettings", "Settings", "parse_settings", "parse_config",
+    "AccountSettings", "AwsSettings", "ServingSettings", "DeploySettings", "DeployStageSettings", "MonitorSettings", "ProjectSettings", "Settings", "parse_settings", "parse_config",
     "load_settings", "settings_from",
 ]

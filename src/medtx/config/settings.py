@@ -199,6 +199,17 @@ class DeploySettings:
 
 
 @section
+class ProjectSettings:
+    """``@project`` of every flow: flows of one project and branch see each other's runs and
+    events. A branch per account: ``branch`` gives ``test.<branch>``, ``production`` ``prod``
+    (or ``prod.<branch>``); neither gives ``user.<name>`` (a laptop)."""
+
+    name: Str = "medtx"
+    branch: Optional[Str] = None
+    production: Bool = False
+
+
+@section
 class MonitorSettings:
     """MonitorFlow: which endpoint's capture, how a window is judged, and when to retrain."""
 
@@ -271,6 +282,7 @@ class Settings:
     serving: ServingSettings = field(default_factory=ServingSettings)
     deploy: DeploySettings = field(default_factory=DeploySettings)
     monitor: MonitorSettings = field(default_factory=MonitorSettings)
+    project: ProjectSettings = field(default_factory=ProjectSettings)
     aws: AwsSettings = field(default_factory=AwsSettings)
 
     def to_dict(self) -> dict:

@@ -107,6 +107,7 @@ def check_values(s: Any) -> None:
     _check_serving(s.serving)
     _check_deploy(s.deploy)
     _check_monitor(s.monitor, s.deploy)
+    _check_project(s.project)
     _check_aws(s.aws)
     if s.monitor.account is not None and s.monitor.account not in s.aws.accounts:
         raise ConfigError(f"monitor.account {s.monitor.account!r} is not an account in "
@@ -155,6 +156,15 @@ def _check_serving(v: Any) -> None:
 
 MONITOR_SIGNALS = ("chars", "words", "headers", "non_letter_share", "empty", "oov_rate",
                    "input_mmd", "input_classifier", "predicted_label", "confidence")
+
+
+def _check_project(p: Any) -> None:
+    import re
+
+    for key, value in (("name", p.name), ("branch", p.branch)):
+        if value is not None and not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", value):
+            raise ConfigError(f"project.{key} must be 1-40 lower-case letters, digits, '_' or '-' "
+                              f"starting with a letter or digit, got {value!r}")
 
 
 def _check_monitor(m: Any, deploy: Any) -> None:

@@ -78,3 +78,23 @@ class retrain_trigger(FlowMutator):
             "parameters": {RETRAIN_PARAMETER: RETRAIN_PARAMETER}}})
         if monitor.retrain_schedule:
             mutable_flow.add_decorator("schedule", deco_kwargs={"cron": monitor.retrain_schedule})
+
+
+class project_from_config(FlowMutator):
+    """``@project`` from the config's ``project`` section: its name, and the branch of the
+    account the config describes (``branch`` / ``production``; a laptop config sets neither,
+    so ``--branch`` / ``--production`` on the command line still work there)."""
+
+    def pre_mutate(self, mutable_flow: Any) -> None:
+        configs = dict(mutable_flow.configs)
+        if "cfg" not in configs:
+            return
+        project = settings_from(configs["cfg"]).project
+        # a decospec string: attributes passed as deco_kwargs would not count as set by the
+        # user, and @project would then ignore branch and production
+        spec = f"project:name={project.name}"
+        if project.branch:
+            spec += f",branch={project.branch}"
+        if project.production:
+            spec += ",production=True"
+        mutable_flow.add_decorator(spec)
