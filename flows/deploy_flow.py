@@ -3,14 +3,16 @@
     python flows/deploy_flow.py run                       # the latest Approved version
     python flows/deploy_flow.py run --version 3           # a given (Approved) version
     python flows/deploy_flow.py --trigger TrainFlow/<run_id> run   # as a finished TrainFlow would
+    python flows/deploy_flow.py run --model_package arn:aws:sagemaker:...:model-package/g/3
     python flows/deploy_flow.py --config cfg configs/prod.json argo-workflows create
 
-On Argo Workflows it starts when TrainFlow finishes (@trigger_on_finish) and on the schedule
-in ``deploy.schedule``. Each stage (``deploy.stages``, e.g. staging then prod) is blue/green:
+On Argo Workflows it starts when TrainFlow finishes (@trigger_on_finish), or in an account that
+receives cross-account hand-offs on ``deploy.handoff_event``, and on the schedule in
+``deploy.schedule``. Each stage (``deploy.stages``, e.g. staging then prod) is blue/green:
 the new version starts beside the serving one, passes smoke tests, and only then takes the
 address; on any failure the previous version keeps serving and the run fails saying why.
 """
-from metaflow import Config, FlowSpec, Parameter, card, current, step, trigger_on_finish
+from metaflow import Config, FlowSpec, Parameter, card, current, step
 
 from medtx import flowkit, reports
 from medtx.stages import deploy as stages
@@ -20,9 +22,11 @@ flowkit.setup_logging()
 
 @flowkit.project_from_config
 @flowkit.schedule_from_config
-@trigger_on_finish(flow="TrainFlow")
+@flowkit.deploy_trigger
 class DeployFlow(FlowSpec):
     cfg = Config("cfg", default=flowkit.default_config(), parser="medtx.config.parse_config")
+    model_package = Parameter(flowkit.HANDOFF_PARAMETER, default="", help="Model package ARN "
+                              "from a cross-account hand-off (set by the deploy.handoff_event trigger).")
     version = Parameter("version", default="", help="Registry version to deploy (N, latest or "
                         "approved). Empty: the triggering TrainFlow run's version, else the latest "
                         "Approved one.")
@@ -32,7 +36,8 @@ class DeployFlow(FlowSpec):
     def start(self):
         """Choose the version: given, triggering run's, or latest Approved; it must be Approved."""
         self.settings = stages.resolve_settings(self.cfg)
-        self.selection = stages.choose(self.settings, self.version, getattr(current, "trigger", None))
+        self.selection = stages.choose(self.settings, self.version, getattr(current, "trigger", None),
+                                       self.model_package)
         flowkit.append_card(reports.selection_card(self.selection))
         self.next(self.deploy)
 

@@ -157,8 +157,16 @@ def test_sensors_start_deploys_on_train_ends_and_retrains_on_the_event(compiled)
     settings, objs = compiled
     branch = _branch(settings)
     assert "Sensor" not in objs["MonitorFlow"]
-    deploy = json.dumps(objs["DeployFlow"]["Sensor"])
-    assert f"metaflow.medtx.{branch}.TrainFlow.end" in deploy
+    deploy = objs["DeployFlow"]["Sensor"]
+    if settings.deploy.handoff_event:  # an account that deploys what another account approved
+        exprs = [e["expr"] for d in deploy["spec"]["dependencies"] for e in d["filters"]["exprs"]]
+        assert exprs == [f"name == '{settings.deploy.handoff_event}'"]
+        mapped = {p["dest"]: p["src"].get("dataTemplate") or ""
+                  for p in deploy["spec"]["triggers"][0]["template"]["k8s"]["parameters"]}
+        assert '"model_package_arn"' in mapped["spec.arguments.parameters.#(name=model_package).value"]
+        assert "TrainFlow.end" not in json.dumps(deploy)
+    else:
+        assert f"metaflow.medtx.{branch}.TrainFlow.end" in json.dumps(deploy)
     train = objs["TrainFlow"]["Sensor"]
     text = json.dumps(train)
     assert settings.monitor.retrain_event in text

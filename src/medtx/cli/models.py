@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any, Callable
 
 from medtx.cli.common import DEFAULT_CONFIG
@@ -91,9 +92,29 @@ def _set_status(args: argparse.Namespace, status: str) -> int:
     return _emit(args, payload, lambda: f"{mv.group} version {mv.version}: {_event_line(event)}")
 
 
+def _announce(args: argparse.Namespace, version: Any) -> list[str]:
+    """Hand the Approved ``version`` off to the ``deploy.handoff_to`` accounts; one line each."""
+    from medtx.config import load_settings
+    from medtx.deploy.handoff import announce
+
+    receipts = announce(load_settings(args.config), version)
+    return [f"handed off to {r.target} (event {r.event} {r.event_id})" for r in receipts]
+
+
 def cmd_approve(args: argparse.Namespace) -> int:
-    """``models approve VERSION --reason TEXT [--force]``"""
-    return _set_status(args, APPROVED)
+    """``models approve VERSION --reason TEXT [--force]``; then the hand-off, if configured."""
+    code = _set_status(args, APPROVED)
+    version = _registry(args).resolve(args.version)
+    for line in _announce(args, version):
+        print(line, file=sys.stderr if args.json else sys.stdout)
+    return code
+
+
+def cmd_announce(args: argparse.Namespace) -> int:
+    """``models announce VERSION``: repeat the hand-off of an Approved version."""
+    lines = _announce(args, _registry(args).resolve(args.version))
+    print("\n".join(lines) or "no deploy.handoff_to accounts in this config")
+    return 0
 
 
 def cmd_reject(args: argparse.Namespace) -> int:
@@ -135,6 +156,10 @@ def add_models_parser(subparsers: Any) -> None:
     p.add_argument("version", help=ref_help)
     p.add_argument("--reason", required=True, help="why (kept in the audit trail)")
     p.set_defaults(func=cmd_reject)
+    p = sub.add_parser("announce", parents=[common], help="hand an Approved version off to the "
+                       "deploy.handoff_to accounts again (approve does it once)")
+    p.add_argument("version", help=ref_help)
+    p.set_defaults(func=cmd_announce)
     p = sub.add_parser("history", parents=[common], help="audit trail of a version")
     p.add_argument("version", help=ref_help)
     p.set_defaults(func=cmd_history)

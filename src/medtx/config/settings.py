@@ -182,6 +182,16 @@ class DeployStageSettings:
 
 
 @section
+class HandoffTarget:
+    """An account whose DeployFlow is told about each Approved version (Argo Events webhook)."""
+
+    webhook_url: Str  # https://.../<event source path> of that account's Argo Events webhook
+    event: Str = "medtx.model-approved"
+    token_env: Optional[Str] = None  # variable holding the webhook's bearer token
+    attempts: Int = 3  # tries before the hand-off fails the step
+
+
+@section
 class DeploySettings:
     """DeployFlow: which stages, in which order, and what a deploy must pass."""
 
@@ -196,6 +206,9 @@ class DeploySettings:
     smoke_notes: Int = 64
     smoke_tolerance: Float = 0.1  # smoke accuracy may trail the evaluated accuracy by this much
     latency_budget_ms: Float = 500.0  # p95 of single-note smoke requests
+    # cross-account: accounts told of every Approved version, and the event this one waits for
+    handoff_to: Annotated[dict[Str, HandoffTarget], Strict()] = field(default_factory=dict)
+    handoff_event: Optional[Str] = None  # DeployFlow runs on it with the package ARN
 
 
 @section

@@ -216,6 +216,10 @@ def _check_deploy(d: Any) -> None:
     ports = [d.targets[n].port for n in d.stages if d.targets[n].target == "local"]
     if len(set(ports)) != len(ports):
         raise ConfigError(f"local deploy stages share a port: {ports}")
+    for name, h in d.handoff_to.items():
+        if not h.webhook_url.startswith(("https://", "http://")) or h.attempts < 1 or not h.event:
+            raise ConfigError(f"deploy.handoff_to.{name}: webhook_url must be an http(s) URL, "
+                              "attempts >= 1 and event non-empty")
     if not 0 <= d.smoke_tolerance <= 1 or d.smoke_notes < 1 or d.latency_budget_ms <= 0:
         raise ConfigError("deploy.smoke_tolerance 0..1, deploy.smoke_notes >= 1, "
                           "deploy.latency_budget_ms > 0")

@@ -98,3 +98,24 @@ class project_from_config(FlowMutator):
         if project.production:
             spec += ",production=True"
         mutable_flow.add_decorator(spec)
+
+
+HANDOFF_PARAMETER = "model_package"
+
+
+class deploy_trigger(FlowMutator):
+    """What starts DeployFlow on Argo: in an account that receives hand-offs
+    (``deploy.handoff_event``), ``@trigger`` on that event with its ``model_package_arn`` as
+    the ``model_package`` parameter; elsewhere ``@trigger_on_finish`` of TrainFlow in the same
+    project branch. One or the other: Argo Workflows refuses both on one flow."""
+
+    def pre_mutate(self, mutable_flow: Any) -> None:
+        configs = dict(mutable_flow.configs)
+        if "cfg" not in configs:
+            return
+        event = settings_from(configs["cfg"]).deploy.handoff_event
+        if event:
+            mutable_flow.add_decorator("trigger", deco_kwargs={"event": {
+                "name": event, "parameters": {HANDOFF_PARAMETER: "model_package_arn"}}})
+        else:
+            mutable_flow.add_decorator("trigger_on_finish:flow=TrainFlow")

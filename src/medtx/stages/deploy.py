@@ -1,8 +1,9 @@
 """DeployFlow's stages: choose the version, check it may go where it is going, gather smoke
 notes, deploy stage by stage (blue/green, smoke-tested), each returning frozen artifacts.
 
-Which version: the one given with ``--version``; else, when a TrainFlow run triggered the
-deploy, that run's version; else the latest Approved one. Whatever is chosen must be Approved,
+Which version: the model package ARN of a cross-account hand-off (``--model_package``, set by
+the ``deploy.handoff_event`` trigger); else the one given with ``--version``; else, when a
+TrainFlow run triggered the deploy, that run's version; else the latest Approved one. Whatever is chosen must be Approved,
 and a model trained on the built-in demo notes never leaves the local target.
 """
 from __future__ import annotations
@@ -59,14 +60,34 @@ def triggering_version(trigger: Any) -> Optional[tuple[int, str]]:
     return None
 
 
-def choose(settings: Settings, requested: str = "", trigger: Any = None) -> Selection:
+def handed_off_version(settings: Settings, arn: str) -> int:
+    """The version a cross-account hand-off names, checked against this config's registry:
+    the ARN must be a package of ``registry.group`` in the registry account (``registry.account``
+    or the default account), whose role this run reads it through."""
+    from medtx.deploy.handoff import parse_package_arn
+
+    ref = parse_package_arn(arn)
+    reg = settings.registry
+    account_id = (settings.aws.get_account(reg.account).account_id if reg.account
+                  else settings.aws.account_id)
+    if ref.group != reg.group or (account_id and ref.account_id != account_id):
+        raise DeployError(f"hand-off names {ref.arn}, not a package of group {reg.group!r} in the "
+                          f"registry account {account_id or '(default)'}: refused")
+    return ref.version
+
+
+def choose(settings: Settings, requested: str = "", trigger: Any = None,
+           model_package: str = "") -> Selection:
     """The version to deploy (see the module docstring); DeployError when there is none."""
     from medtx.registry import open_registry
     from medtx.registry.refs import resolve_model_ref
 
     registry = open_registry(settings)
     from_trigger = triggering_version(trigger)
-    if requested:
+    if model_package:  # a cross-account hand-off: the registry is re-read, not the event trusted
+        version = registry.get(handed_off_version(settings, model_package))
+        because = f"hand-off {model_package}"
+    elif requested:
         version, because = registry.resolve(requested), "requested"
     elif from_trigger is not None:
         version, because = registry.get(from_trigger[0]), f"triggering run {from_trigger[1]}"

@@ -70,6 +70,7 @@ class Registered:
     champion: Optional[PredictorScores]  # the champion re-scored on this run's test split
     champion_version: Optional[int]
     tags: tuple[str, ...]
+    handoffs: tuple = ()  # deploy.handoff_to receipts of an Approved version
 
 
 @dataclass(frozen=True)
@@ -330,7 +331,20 @@ def register(settings: Settings, evaluation: Evaluation, package: bytes, split: 
     log.info("registered %s version %d as %s", registry.group, version.version, version.status)
     return Registered(version=version, decision=decision, champion=champion_scores,
                       champion_version=champion.version if champion else None,
-                      tags=tuple(run_tags(version)))
+                      tags=tuple(run_tags(version)), handoffs=hand_off(settings, version))
+
+
+def hand_off(settings: Settings, version: ModelVersion) -> tuple:
+    """Announce an Approved version to the ``deploy.handoff_to`` accounts (none: nothing)."""
+    from medtx.deploy.handoff import HandoffError, announce
+
+    if version.status != "Approved" or not settings.deploy.handoff_to:
+        return ()
+    try:
+        return announce(settings, version)
+    except HandoffError as exc:
+        raise HandoffError(f"{exc}. Version {version.version} is registered and Approved; "
+                           f"announce it again with `medtx models announce {version.version}`") from None
 
 
 def export(package: bytes, evaluation: Evaluation, output_dir: str | Path, run_id: str) -> Path:
