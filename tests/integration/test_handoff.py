@@ -137,3 +137,18 @@ def test_a_failing_webhook_fails_the_hand_off_with_a_clear_error(accounts, webho
     with pytest.raises(HandoffError, match="HTTP 403"):
         hand_off(source, version)
     assert len(received) == 3
+
+
+def test_the_group_resource_policy_grants_prod_read_only(accounts):
+    from medtx.errors import RegistryError
+    from medtx.registry.sagemaker import read_policy
+
+    source, _ = accounts
+    arn = f"arn:aws:sagemaker:us-east-1:{REGISTRY}:model-package-group/medtx-handoff"
+    (stmt,) = read_policy(arn, [PROD])["Statement"]
+    assert stmt["Principal"] == {"AWS": [f"arn:aws:iam::{PROD}:root"]}
+    assert stmt["Resource"] == [arn, f"arn:aws:sagemaker:us-east-1:{REGISTRY}:model-package/medtx-handoff/*"]
+    assert all(a.startswith(("sagemaker:Describe", "sagemaker:List")) for a in stmt["Action"])
+    # moto has no put_model_package_group_policy: the gap stays behind the adapter, named
+    with pytest.raises(RegistryError, match="put_model_package_group_policy failed"):
+        open_registry(source).share_with([PROD])

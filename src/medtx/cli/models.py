@@ -122,6 +122,17 @@ def cmd_reject(args: argparse.Namespace) -> int:
     return _set_status(args, REJECTED)
 
 
+def cmd_share(args: argparse.Namespace) -> int:
+    """``models share ACCOUNT_ID...``: the group's resource policy for cross-account readers."""
+    from medtx.errors import RegistryError
+
+    registry = _registry(args)
+    if not hasattr(registry, "share_with"):
+        raise RegistryError("models share needs registry.backend 'sagemaker' (a model package group)")
+    policy = registry.share_with(args.account_ids)
+    return _emit(args, policy, lambda: f"{registry.group}: readable by {', '.join(args.account_ids)}")
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     """``models history VERSION``"""
     registry = _registry(args)
@@ -160,6 +171,10 @@ def add_models_parser(subparsers: Any) -> None:
                        "deploy.handoff_to accounts again (approve does it once)")
     p.add_argument("version", help=ref_help)
     p.set_defaults(func=cmd_announce)
+    p = sub.add_parser("share", parents=[common], help="let other AWS accounts read the group "
+                       "(model-package-group resource policy; sagemaker registry)")
+    p.add_argument("account_ids", nargs="+", help="12-digit AWS account ids")
+    p.set_defaults(func=cmd_share)
     p = sub.add_parser("history", parents=[common], help="audit trail of a version")
     p.add_argument("version", help=ref_help)
     p.set_defaults(func=cmd_history)

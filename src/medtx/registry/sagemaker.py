@@ -45,6 +45,17 @@ def _clean(text: Any, limit: int) -> str:
     return _UNSAFE.sub("_", str(text))[:limit] or "_"
 
 
+def read_policy(group_arn: str, account_ids: list[str]) -> dict:
+    """Read-only access for ``account_ids`` to the group's versioned packages."""
+    package_arns = group_arn.replace(":model-package-group/", ":model-package/") + "/*"
+    return {"Version": "2012-10-17", "Statement": [{
+        "Sid": "MedtxCrossAccountRead", "Effect": "Allow",
+        "Principal": {"AWS": [f"arn:aws:iam::{a}:root" for a in account_ids]},
+        "Action": ["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages",
+                   "sagemaker:DescribeModelPackageGroup"],
+        "Resource": [group_arn, package_arns]}]}
+
+
 def metadata_properties(registration: dict) -> dict[str, str]:
     """``CustomerMetadataProperties`` for a registration (medtx keys, lineage, metrics; <= 50)."""
     props = {
@@ -134,6 +145,27 @@ class SageMakerRegistry(Registry):
         except RegistryError:
             if not self._group_exists():
                 raise
+
+    def group_arn(self) -> str:
+        desc = _call("SageMaker describe_model_package_group",
+                     self._client("sagemaker").describe_model_package_group,
+                     ModelPackageGroupName=self.group)
+        return desc["ModelPackageGroupArn"]
+
+    def share_with(self, account_ids: list[str]) -> dict:
+        """Let other accounts read this group's packages (the model-package-group resource
+        policy a cross-account DeployFlow relies on); returns the policy put in place."""
+        ids = sorted({str(a) for a in account_ids})
+        bad = [a for a in ids if not re.fullmatch(r"\d{12}", a)]
+        if not ids or bad:
+            raise ConfigError(f"share_with needs 12-digit account ids, got {bad or 'none'}")
+        self._ensure_group()
+        arn = self.group_arn()
+        policy = read_policy(arn, ids)
+        _call("SageMaker put_model_package_group_policy",
+              self._client("sagemaker").put_model_package_group_policy,
+              ModelPackageGroupName=self.group, ResourcePolicy=json.dumps(policy))
+        return policy
 
     def _upload_artifact(self, package_dir: Path, digest: str) -> str:
         """Upload ``model.tar.gz`` once per package digest; return its URI."""
