@@ -19,6 +19,12 @@ REAL_DATA = Path(os.environ.get("MEDTX_REAL_DATA", ROOT.parent / "shared" / "dat
 os.environ.setdefault("USER", "medtx-tests")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+# every AWS call medtx makes in this session (subprocesses included) is logged here and checked
+# against the IAM policies under iam/ by tests/unit/test_iam_policies.py, which runs last
+if "MEDTX_AWS_AUDIT" not in os.environ:
+    import tempfile
+
+    os.environ["MEDTX_AWS_AUDIT"] = str(Path(tempfile.mkdtemp(prefix="medtx-aws-audit-")) / "calls.jsonl")
 
 
 @pytest.fixture
@@ -30,10 +36,11 @@ def settings():
 
 def pytest_collection_modifyitems(config, items):
     """Any test that asks for ``real_data_path`` carries ``real_data``, so ``-m "not real_data"``
-    always leaves the real file alone."""
+    always leaves the real file alone; ``aws_audit`` tests move to the end of the session."""
     for item in items:
         if "real_data_path" in getattr(item, "fixturenames", ()) and item.get_closest_marker("real_data") is None:
             item.add_marker(pytest.mark.real_data)
+    items.sort(key=lambda item: item.get_closest_marker("aws_audit") is not None)
 
 
 @pytest.fixture(scope="session")

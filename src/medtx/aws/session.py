@@ -13,6 +13,7 @@ boto3 sessions are not safe to create clients from concurrently; the clients the
 """
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -143,7 +144,29 @@ def client(aws: AwsSettings, service: str, account: Optional[str] = None,
     entry = _entry(t)
     cfg = BotoConfig(retries={"max_attempts": max_attempts, "mode": "standard"}) if max_attempts else None
     with entry.lock:
-        return entry.session.client(service, config=cfg, **_endpoint(t))
+        made = entry.session.client(service, config=cfg, **_endpoint(t))
+    if os.environ.get(AUDIT_ENV):
+        _audit(made, t)
+    return made
+
+
+AUDIT_ENV = "MEDTX_AWS_AUDIT"  # a file: one JSON line per AWS call (role, service, operation)
+
+
+def _audit(made: Any, t: Target) -> None:
+    """Append each call this client makes to ``$MEDTX_AWS_AUDIT``: which role made which call
+    (the IAM policies under iam/ are checked against such a log). No parameters are kept."""
+    import json
+
+    role = t.role_arn.rsplit("/", 1)[-1] if t.role_arn else "default"
+    prefix = made.meta.service_model.signing_name
+
+    def record(model: Any, **_: Any) -> None:
+        line = json.dumps({"role": role, "service": prefix, "operation": model.name})
+        with open(os.environ[AUDIT_ENV], "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+
+    made.meta.events.register("before-call", record)
 
 
 def clear_sessions() -> None:
