@@ -28,6 +28,7 @@ from medtx.registry.base import (
     listing_digest, metric_summary, missing_version, replace_dir, transition_allowed, utc_now,
     verify_listing, verify_package,
 )
+from medtx.sqlitedb import transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS groups (name TEXT PRIMARY KEY, created_at TEXT NOT NULL);
@@ -81,13 +82,8 @@ class LocalRegistry(Registry):
         """A write transaction (``BEGIN IMMEDIATE``): committed on success, else rolled back."""
         conn = self._connect()
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+            with transaction(self.db_path, conn=conn) as tx:
+                yield tx
         finally:
             conn.close()
 
