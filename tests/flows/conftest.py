@@ -65,6 +65,33 @@ def flow_config(tmp_path, tiny_model_dir):
 
 
 @pytest.fixture
+def loop_config(tmp_path, flow_config):
+    """``make(**monitor) -> (config, port)``: one local prod stage on a free port, capture and
+    monitoring state under tmp_path, small monitor resamples; the stage is stopped afterwards."""
+    from medtx.serving.process import free_port
+
+    made = []
+
+    def make(**monitor):
+        port = free_port()
+        cfg = flow_config(
+            deploy={"stages": ["prod"], "targets": {"prod": {"port": port}},
+                    "latency_budget_ms": 5000.0, "smoke_tolerance": 1.0},
+            serving={"capture_to": str(tmp_path / "capture"), "threads": 1},
+            monitor={"state_dir": str(tmp_path / "monitor"), "min_notes": 100,
+                     "permutations": 200, "bootstrap": 200, **monitor})
+        made.append(cfg)
+        return cfg, port
+
+    yield make
+    from medtx.config import load_settings
+    from medtx.deploy.factory import open_endpoints
+
+    for cfg in made:  # local endpoints outlive the flow runs
+        open_endpoints(load_settings(cfg), "prod").stop("prod")
+
+
+@pytest.fixture
 def run_flow():
     """A function that runs (or resumes: ``resume_from=(run_id, step)``) TrainFlow (or, with
     ``flow="deploy"``, DeployFlow) in ``workdir``, which holds its own .metaflow datastore and

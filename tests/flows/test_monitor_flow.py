@@ -62,23 +62,12 @@ def _drop_section(note: str) -> str:
 
 
 @pytest.fixture
-def monitored(tmp_path, flow_config, demo_csv, run_flow):
-    """A trained, deployed (prod only, local) tiny model and its config; stopped afterwards."""
-    from medtx.config import load_settings
-    from medtx.deploy.factory import open_endpoints
-    from medtx.serving.process import free_port
-
-    port = free_port()
-    cfg = flow_config(
-        deploy={"stages": ["prod"], "targets": {"prod": {"port": port}},
-                "latency_budget_ms": 5000.0, "smoke_tolerance": 1.0},
-        serving={"capture_to": str(tmp_path / "capture"), "threads": 1},
-        monitor={"state_dir": str(tmp_path / "monitor"), "min_notes": 100,
-                 "permutations": 200, "bootstrap": 200, "retrain_windows": 1})
+def monitored(tmp_path, loop_config, demo_csv, run_flow):
+    """A trained, deployed (prod only, local) tiny model and its config."""
+    cfg, port = loop_config(retrain_windows=1)
     train = run_flow(tmp_path, cfg, data=str(demo_csv), output_dir=str(tmp_path / "out"))
     run_flow(tmp_path, cfg, flow="deploy", trigger=[train.pathspec])
-    yield cfg, port
-    open_endpoints(load_settings(cfg), "prod").stop("prod")
+    return cfg, port
 
 
 def _monitor(run_flow, tmp_path, cfg, **params):
