@@ -131,8 +131,11 @@ def test_profile_round_trips_through_package_files(tmp_path):
     assert loaded.vocabulary == profile.vocabulary
     with pytest.raises(MonitorError, match="no reference profile"):
         load_profile(tmp_path / "elsewhere")
-    with pytest.raises(MonitorError, match="at least 20 held-out notes"):
+    with pytest.raises(MonitorError, match="at least 20 distinct held-out notes"):
         build_profile(notes[:50], notes[50:60], probs[:10], LABELS)
+    twice = notes[120:150] + [n.upper() + "  " for n in notes[120:150]]  # the same notes again
+    doubled = build_profile(notes[:120], twice, np.vstack([probs[:30]] * 2), LABELS, dims=16)
+    assert len(doubled) == len({" ".join(n.lower().split()) for n in notes[120:150]})
 
 
 def test_labels_outside_the_models_classes_are_left_out_and_counted():

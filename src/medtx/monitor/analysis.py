@@ -11,7 +11,6 @@ truncation before they are compared, so the per-class tests compare like with li
 """
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Optional
@@ -19,16 +18,10 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from medtx.monitor.descriptors import describe
+from medtx.monitor.descriptors import describe, note_hash  # noqa: F401  (note_hash re-exported)
 from medtx.monitor.drift import (Signal, classifier_signal, correct, descriptor_signals,
                                  mmd_signal, prediction_signals)
 from medtx.monitor.profile import ReferenceProfile
-
-
-def note_hash(text: Optional[str]) -> str:
-    """sha256 (16 hex digits) of the whitespace-collapsed, lower-cased note."""
-    norm = " ".join(str(text or "").lower().split())
-    return hashlib.sha256(norm.encode("utf-8")).hexdigest()[:16]
 
 
 def truncate_top_k(probs: np.ndarray, k: int) -> np.ndarray:
@@ -119,12 +112,21 @@ def window_features(rows: pd.DataFrame, profile: ReferenceProfile,
 
 def window_signals(features: WindowFeatures, profile: ReferenceProfile, alpha: float = 0.05,
                    permutations: int = 500, seed: int = 0) -> list[Signal]:
-    """Every signal of the window, p-values adjusted (Benjamini-Hochberg) across all of them."""
-    if len(features) < 4:
-        raise ValueError(f"a window needs at least 4 notes to be tested, got {len(features)}")
+    """Every signal of the window, p-values adjusted (Benjamini-Hochberg) across all of them.
+
+    The tests see each distinct note once (by ``note_hash``): the same note sent again is not
+    a new sample, and repeated rows would make two-sample tests fire on unchanged traffic. The
+    repeats still count for quality."""
+    if features.rows["note_hash"].nunique() < 4:
+        raise ValueError(f"a window needs at least 4 distinct notes to be tested, got "
+                         f"{features.rows['note_hash'].nunique()}")
     ref_probs = truncate_top_k(profile.probabilities, features.top_k)
-    raw: list[Signal] = descriptor_signals(profile.descriptors, features.descriptors, alpha)
-    raw.append(mmd_signal(profile.vectors, features.vectors, permutations, seed, alpha))
-    raw.append(classifier_signal(profile.vectors, features.vectors, seed, alpha, ids=features.ids))
-    raw.extend(prediction_signals(ref_probs, features.probabilities, profile.labels, alpha))
+    first = ~features.rows["note_hash"].duplicated().to_numpy()  # each distinct note once
+    desc = features.descriptors[first].reset_index(drop=True)
+    vectors, probs = features.vectors[first], features.probabilities[first]
+    ids = [i for i, keep in zip(features.ids, first) if keep]
+    raw: list[Signal] = descriptor_signals(profile.descriptors, desc, alpha)
+    raw.append(mmd_signal(profile.vectors, vectors, permutations, seed, alpha))
+    raw.append(classifier_signal(profile.vectors, vectors, seed, alpha, ids=ids))
+    raw.extend(prediction_signals(ref_probs, probs, profile.labels, alpha))
     return correct(raw, alpha)

@@ -35,6 +35,15 @@ _NON_LETTERS = str.maketrans({c: None for c in _ASCII if c.isalpha() or c.isspac
 _WORDS_ONLY = str.maketrans({c: c.lower() if c.isalpha() else " " for c in _ASCII})
 
 
+def note_hash(text: Optional[str]) -> str:
+    """sha256 (16 hex digits) of the whitespace-collapsed, lower-cased note: identical notes,
+    as the split groups them, share it."""
+    import hashlib
+
+    norm = " ".join(str(text or "").lower().split())
+    return hashlib.sha256(norm.encode("utf-8")).hexdigest()[:16]
+
+
 def words_of(text: str) -> list[str]:
     """Lower-case letter words of ``text``: the tokens the vocabulary and OOV rate use."""
     return _WORD.findall(text.lower())

@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from medtx.errors import MonitorError
-from medtx.monitor.descriptors import COLUMNS, TextReducer, build_vocabulary, describe, fit_reducer
+from medtx.monitor.descriptors import (COLUMNS, TextReducer, build_vocabulary, describe,
+                                      fit_reducer, note_hash)
 
 PROFILE_JSON, PROFILE_NPZ = "monitor/profile.json", "monitor/profile.npz"
 FORMAT = 1
@@ -72,20 +73,28 @@ def build_profile(train_texts: Sequence[Optional[str]], reference_texts: Sequenc
                   reference_probs: Any, labels: Sequence[str], dims: int = 64, seed: int = 0,
                   max_notes: int = 2000, meta: Optional[dict] = None) -> ReferenceProfile:
     """Fit vocabulary and reducer on ``train_texts``; describe ``reference_texts`` (held-out
-    notes, cut to ``max_notes``) with the model's calibrated ``reference_probs`` for them."""
+    notes, cut to ``max_notes``) with the model's calibrated ``reference_probs`` for them.
+
+    Each distinct note (by :func:`note_hash`) is kept once: a note filed under several labels
+    is one sample of traffic, and twins in the reference make the two-sample tests fire on
+    unchanged traffic (the MMD and classifier tests treat rows as independent)."""
     probs = np.asarray(reference_probs, dtype=np.float64)
     labels = tuple(str(x) for x in labels)
     if probs.ndim != 2 or probs.shape != (len(reference_texts), len(labels)):
         raise MonitorError(f"reference probabilities have shape {probs.shape}; expected "
                            f"({len(reference_texts)}, {len(labels)}) for the notes and labels given")
-    if len(reference_texts) < MIN_REFERENCE:
-        raise MonitorError(f"a reference profile needs at least {MIN_REFERENCE} held-out notes, "
-                           f"got {len(reference_texts)}")
-    keep = _cut(len(reference_texts), max_notes, seed)
+    seen: set[str] = set()
+    distinct = [i for i, t in enumerate(reference_texts)
+                if not (note_hash(t) in seen or seen.add(note_hash(t)))]
+    if len(distinct) < MIN_REFERENCE:
+        raise MonitorError(f"a reference profile needs at least {MIN_REFERENCE} distinct held-out "
+                           f"notes, got {len(distinct)}")
+    keep = np.asarray(distinct)[_cut(len(distinct), max_notes, seed)]
     ref_texts = [reference_texts[i] for i in keep]
     vocabulary = build_vocabulary(train_texts)
     reducer = fit_reducer(list(train_texts), dims=dims, seed=seed, max_terms=MAX_TERMS)
     info = {"reference_notes": len(keep), "reference_available": len(reference_texts),
+            "reference_distinct": len(distinct),
             "train_notes": len(train_texts), "vocabulary": len(vocabulary),
             "dims": reducer.dims, "seed": seed, **(meta or {})}
     return ReferenceProfile(labels=labels, vocabulary=vocabulary,

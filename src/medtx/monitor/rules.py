@@ -3,8 +3,9 @@
 Configured by ``monitor`` in the config: ``retrain_on`` (the signals that count),
 ``retrain_windows`` (that many judged windows in a row of the same model version must show
 drift on one of them) and ``quality_floor`` (labelled macro-F1 whose whole bootstrap interval
-lies below the floor). Windows before the last fired retrain do not count again, so a drift
-that persists fires once, not on every window until a new model serves.
+lies below the floor). Windows before the last fired retrain do not count again: a drift that
+persists fires again only after another full streak (every ``retrain_windows`` windows), not on
+every window until a new model serves.
 """
 from __future__ import annotations
 

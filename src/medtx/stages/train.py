@@ -279,16 +279,18 @@ def reference_profile(split: Split, ft: FineTuned, temperature: float, settings:
     vectors and calibrated probabilities of the held-out sides in ``monitor.reference_sides``
     (None, logged, when they hold fewer than MIN_REFERENCE notes: such a model is not monitored)."""
     from medtx.modeling.inference import softmax
+    from medtx.monitor.descriptors import note_hash
     from medtx.monitor.profile import MIN_REFERENCE, build_profile
 
     logits = {"val": ft.val_logits, "test": ft.test_logits}
     sides = list(settings.monitor.reference_sides)
     texts = [t for side in sides for t in split.frame(side)["text"]]
-    if len(texts) < MIN_REFERENCE:
-        log.warning("no monitoring profile: %d held-out notes in %s, %d needed", len(texts),
-                    "+".join(sides), MIN_REFERENCE)
-        return None
     probs = np.vstack([softmax(np.asarray(logits[side]), temperature) for side in sides])
+    distinct = len({note_hash(t) for t in texts})  # the profile keeps each note once
+    if distinct < MIN_REFERENCE:
+        log.warning("no monitoring profile: %d distinct held-out notes in %s, %d needed",
+                    distinct, "+".join(sides), MIN_REFERENCE)
+        return None
     return build_profile(list(split.train["text"]), texts, probs, split.labels,
                          dims=settings.monitor.reducer_dims, seed=settings.split.seed,
                          max_notes=settings.monitor.reference_max_notes,
