@@ -112,12 +112,21 @@ class BaselineSettings:
 
 @section
 class ComputeSettings:
-    backend: Literal["local", "batch", "kubernetes"] = "local"
+    backend: Literal["local", "batch", "kubernetes", "sagemaker"] = "local"
     gpu: Int = 0
     cpu: Int = 2
     memory: Int = 8000  # MiB
     queue: Optional[Str] = None  # AWS Batch job queue
     image: Optional[Str] = None  # container image for remote steps
+    # backend "sagemaker": the fine-tune runs as a SageMaker training job in `image`
+    instance_type: Str = "ml.g5.2xlarge"
+    volume_gb: Int = 100
+    role: Optional[Str] = None  # the training job's execution role ARN
+    s3_prefix: Optional[Str] = None  # job inputs/outputs; None = <aws.s3_root>/training-jobs
+    spot: Bool = False  # managed spot training (needs max_wait_s >= max_run_s)
+    max_run_s: Int = 86_400
+    max_wait_s: Optional[Int] = None  # spot: the longest wait for capacity plus the run
+    checkpoints: Bool = True  # /opt/ml/checkpoints synced to <s3_prefix>/<job>/checkpoints
 
 
 @section

@@ -97,6 +97,13 @@ def check_values(s: Any) -> None:
         raise ConfigError("train.epochs and train.batch_size must be >= 1")
     if s.data.min_chars < 1 or s.data.max_chars <= s.data.min_chars:
         raise ConfigError("data.min_chars must be >= 1 and below data.max_chars")
+    c = s.compute
+    if c.backend == "sagemaker":
+        if not c.image or not c.role or not (c.s3_prefix or s.aws.s3_root):
+            raise ConfigError("compute.backend 'sagemaker' needs compute.image, compute.role and "
+                              "compute.s3_prefix (or aws.s3_root)")
+        if c.spot and (c.max_wait_s is None or c.max_wait_s < c.max_run_s):
+            raise ConfigError("compute.spot needs compute.max_wait_s >= compute.max_run_s")
     if s.compute.backend == "batch" and not s.compute.queue:
         raise ConfigError("compute.backend 'batch' needs compute.queue (an AWS Batch job queue)")
     b = s.baseline

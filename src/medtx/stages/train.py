@@ -174,7 +174,12 @@ def tokenize(split: Split, settings: Settings, cache_dir: Optional[Path]) -> Tok
 
 
 def finetune(split: Split, tok: Tokenized, settings: Settings, pathspec: str) -> FineTuned:
-    """Fine-tune the configured model; return its package bytes and val/test logits."""
+    """Fine-tune the configured model; return its package bytes and val/test logits
+    (``compute.backend: sagemaker``: in a SageMaker training job, see ``training_job``)."""
+    if settings.compute.backend == "sagemaker":
+        from medtx.stages.training_job import finetune_remote
+
+        return finetune_remote(split, settings, pathspec)
     from medtx.modeling import train
     from medtx.modeling.inference import predict_logits
     from medtx.modeling.package import package_to_bytes, save_package
