@@ -27,6 +27,31 @@ if "MEDTX_AWS_AUDIT" not in os.environ:
     os.environ["MEDTX_AWS_AUDIT"] = str(Path(tempfile.mkdtemp(prefix="medtx-aws-audit-")) / "calls.jsonl")
 
 
+def _loopback_only() -> None:
+    """Refuse, in this test process, any connection to an address that is not loopback: tests
+    talk to 127.0.0.1 servers (moto, medtx's own, stand-ins) and nothing else."""
+    import ipaddress
+    import socket
+
+    connect = socket.socket.connect
+
+    def guarded(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            host = address[0]
+            try:
+                loopback = ipaddress.ip_address(host).is_loopback
+            except ValueError:
+                loopback = host == "localhost"
+            if not loopback:
+                raise ConnectionRefusedError(f"tests may only connect to loopback, not {host}")
+        return connect(sock, address)
+
+    socket.socket.connect = guarded
+
+
+_loopback_only()
+
+
 @pytest.fixture
 def settings():
     from medtx.config import parse_settings
