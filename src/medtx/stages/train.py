@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import tempfile
 import time
@@ -179,7 +180,7 @@ def finetune(split: Split, tok: Tokenized, settings: Settings, pathspec: str) ->
     if settings.compute.backend == "sagemaker":
         from medtx.stages.training_job import finetune_remote
 
-        return finetune_remote(split, settings, pathspec)
+        return FineTuned(**finetune_remote(split, settings, pathspec))
     from medtx.modeling import train
     from medtx.modeling.inference import predict_logits
     from medtx.modeling.package import package_to_bytes, save_package
@@ -366,3 +367,21 @@ def export(package: bytes, evaluation: Evaluation, output_dir: str | Path, run_i
     make_tarball(package_from_bytes(package, root / "model"), root / "model.tar.gz")
     write_evaluation(evaluation, root / "evaluation.json")
     return root
+
+
+def training_job_main() -> int:
+    """A SageMaker training job's entry point (``python -m medtx.stages.train`` in
+    containers/train): the input channel in, the step's FineTuned files out."""
+    from medtx.stages.training_job import job_folders, read_inputs, write_result
+
+    logging.basicConfig(level=logging.INFO)
+    inputs, output = job_folders()
+    split, settings = read_inputs(inputs)
+    ft = finetune(split, tokenize(split, settings, None), settings, os.environ.get("MEDTX_JOB", "sagemaker"))
+    write_result(ft, output)
+    log.info("fine-tuned: best epoch %d of %d", ft.best_epoch, len(ft.history))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(training_job_main())

@@ -3,7 +3,7 @@
 The step uploads the split (parquet) and the settings to ``<compute.s3_prefix>/<job>/input/``,
 starts a job through the SageMaker SDK's ``ModelTrainer`` in ``compute.image`` (the image of
 ``containers/train``), waits for it, and pulls the result back: the same :class:`FineTuned`
-the local step returns. In the container ``python -m medtx.stages.training_job`` reads the input
+the local step returns. In the container ``python -m medtx.stages.train`` reads the input
 channel, tokenizes and fine-tunes exactly as the local step does, and writes the package, the
 logits and the history to ``/opt/ml/model`` (SageMaker uploads it as ``model.tar.gz``).
 Spot capacity and checkpoints come from config; a failed or stopped job fails the step with
@@ -66,20 +66,18 @@ def write_result(ft: Any, folder: Path) -> None:
          "precision": ft.precision, "seconds": ft.seconds}, default=float))
 
 
-def read_result(folder: Path, seconds: float) -> Any:
-    from medtx.stages.train import FineTuned
-
+def read_result(folder: Path, seconds: float) -> dict:
+    """The fields of the step's FineTuned, read back from a job's output."""
     missing = [f for f in RESULT_FILES if not (folder / f).is_file()]
     if missing:
-        raise TrainingError(f"training job output lacks {missing}: not written by "
-                            "medtx.stages.training_job")
+        raise TrainingError(f"training job output lacks {missing}: not written by medtx's "
+                            "training entry point")
     doc = json.loads((folder / "result.json").read_text())
     with np.load(folder / "logits.npz", allow_pickle=False) as logits:
         val, test = logits["val"], logits["test"]
-    return FineTuned(package=(folder / "package.tar.gz").read_bytes(),
-                     history=tuple(doc["history"]), best_epoch=int(doc["best_epoch"]),
-                     device=f"sagemaker:{doc['device']}", precision=doc["precision"],
-                     val_logits=val, test_logits=test, seconds=seconds)
+    return dict(package=(folder / "package.tar.gz").read_bytes(), history=tuple(doc["history"]),
+                best_epoch=int(doc["best_epoch"]), device=f"sagemaker:{doc['device']}",
+                precision=doc["precision"], val_logits=val, test_logits=test, seconds=seconds)
 
 
 # -- the step side ---------------------------------------------------------------------------
@@ -152,8 +150,8 @@ def wait_for(describe: Callable[[], dict], poll_s: float = 30.0, timeout_s: floa
 
 
 def finetune_remote(split: Split, settings: Settings, pathspec: str,
-                    trainer_factory: Optional[Callable[..., Any]] = None, poll_s: float = 30.0) -> Any:
-    """Run the fine-tune as a SageMaker training job and return its FineTuned."""
+                    trainer_factory: Optional[Callable[..., Any]] = None, poll_s: float = 30.0) -> dict:
+    """Run the fine-tune as a SageMaker training job; the fields of its FineTuned."""
     from medtx.aws.calls import aws_call
     from medtx.aws.s3 import split_s3_uri
     from medtx.aws.session import client
@@ -200,21 +198,8 @@ def finetune_remote(split: Split, settings: Settings, pathspec: str,
 
 
 # -- the container side ----------------------------------------------------------------------
-def main(argv: Optional[list[str]] = None) -> int:
-    """The job's entry point: input channel in, FineTuned files out (SageMaker's folders, or
+def job_folders() -> tuple[Path, Path]:
+    """The input channel and the model folder of a SageMaker training container (or
     MEDTX_JOB_INPUT / MEDTX_JOB_OUTPUT)."""
-    from medtx.stages.train import finetune, tokenize
-
-    logging.basicConfig(level=logging.INFO)
-    inputs = Path(os.environ.get("MEDTX_JOB_INPUT", f"/opt/ml/input/data/{CHANNEL}"))
-    output = Path(os.environ.get("MEDTX_JOB_OUTPUT", "/opt/ml/model"))
-    split, settings = read_inputs(inputs)
-    tok = tokenize(split, settings, None)
-    ft = finetune(split, tok, settings, os.environ.get("MEDTX_JOB", "sagemaker"))
-    write_result(ft, output)
-    log.info("fine-tuned: best epoch %d of %d", ft.best_epoch, len(ft.history))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    return (Path(os.environ.get("MEDTX_JOB_INPUT", f"/opt/ml/input/data/{CHANNEL}")),
+            Path(os.environ.get("MEDTX_JOB_OUTPUT", "/opt/ml/model")))
