@@ -12,7 +12,7 @@ receives cross-account hand-offs on ``deploy.handoff_event``, and on the schedul
 the new version starts beside the serving one, passes smoke tests, and only then takes the
 address; on any failure the previous version keeps serving and the run fails saying why.
 """
-from metaflow import Config, FlowSpec, Parameter, card, current, step
+from metaflow import Config, FlowSpec, Parameter, card, current, step, trigger_on_finish
 
 from medtx import flowkit, reports
 from medtx.stages import deploy as stages
@@ -23,6 +23,7 @@ flowkit.setup_logging()
 @flowkit.project_from_config
 @flowkit.schedule_from_config
 @flowkit.deploy_trigger
+@trigger_on_finish(flow="TrainFlow")
 class DeployFlow(FlowSpec):
     cfg = Config("cfg", default=flowkit.default_config(), parser="medtx.config.parse_config")
     model_package = Parameter(flowkit.HANDOFF_PARAMETER, default="", help="Model package ARN "

@@ -104,10 +104,11 @@ HANDOFF_PARAMETER = "model_package"
 
 
 class deploy_trigger(FlowMutator):
-    """What starts DeployFlow on Argo: in an account that receives hand-offs
-    (``deploy.handoff_event``), ``@trigger`` on that event with its ``model_package_arn`` as
-    the ``model_package`` parameter; elsewhere ``@trigger_on_finish`` of TrainFlow in the same
-    project branch. One or the other: Argo Workflows refuses both on one flow."""
+    """DeployFlow's Argo trigger in an account that receives hand-offs
+    (``deploy.handoff_event``): ``@trigger`` on that event, its ``model_package_arn`` as the
+    ``model_package`` parameter, in place of the flow's ``@trigger_on_finish`` of TrainFlow
+    (Argo Workflows refuses both on one flow). Elsewhere the flow keeps the latter, and with it
+    the ``--trigger`` option of local runs."""
 
     def pre_mutate(self, mutable_flow: Any) -> None:
         configs = dict(mutable_flow.configs)
@@ -115,7 +116,6 @@ class deploy_trigger(FlowMutator):
             return
         event = settings_from(configs["cfg"]).deploy.handoff_event
         if event:
+            mutable_flow.remove_decorator("trigger_on_finish")
             mutable_flow.add_decorator("trigger", deco_kwargs={"event": {
                 "name": event, "parameters": {HANDOFF_PARAMETER: "model_package_arn"}}})
-        else:
-            mutable_flow.add_decorator("trigger_on_finish:flow=TrainFlow")
