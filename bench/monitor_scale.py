@@ -230,7 +230,7 @@ def csv_source(path: Path, split: int = 0, unique: bool = False,
 
     from medtx.config.settings import LabelSettings
     from medtx.data.labels import clean_label, resolve_policy
-    from medtx.monitor.analysis import note_hash
+    from medtx.monitor.descriptors import note_hash
 
     frame = pd.read_csv(path)
     policy = resolve_policy(LabelSettings(), preset)

@@ -49,7 +49,7 @@ def test_labels_against_s3_capture_join_training_from_s3_state(moto_endpoint, s3
                                                                capsys):
     from medtx.cli.main import main
     from medtx.config import load_settings
-    from medtx.monitor.analysis import note_hash
+    from medtx.monitor.descriptors import note_hash
     from medtx.monitor.capture_reader import CaptureReader
     from medtx.serving.capture import capture_record, hour_prefix
     from medtx.stages import train

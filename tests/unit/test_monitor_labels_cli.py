@@ -37,7 +37,7 @@ def _capture(tmp_path, n=4):
 
 def _judge(tmp_path, settings):
     """Record a judged window of the captured notes, as MonitorFlow would."""
-    from medtx.monitor.analysis import note_hash
+    from medtx.monitor.descriptors import note_hash
     from medtx.monitor.capture_reader import CaptureReader
     from medtx.monitor.store import MonitorStore
     from medtx.stages.monitor import target_of

@@ -18,7 +18,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from medtx.monitor.descriptors import describe, note_hash  # noqa: F401  (note_hash re-exported)
+from medtx.monitor.descriptors import describe, note_hash
 from medtx.monitor.drift import (Signal, classifier_signal, correct, descriptor_signals,
                                  mmd_signal, prediction_signals)
 from medtx.monitor.profile import ReferenceProfile

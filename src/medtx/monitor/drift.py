@@ -3,7 +3,7 @@
 Every test returns a :class:`Signal` (statistic, p-value, threshold, verdict, detail) and
 rejects at ``p <= alpha``; :func:`correct` then controls the false discovery rate across all
 signals of a window (Benjamini-Hochberg via ``scipy.stats.false_discovery_control``).
-The reduced text representation (:func:`fit_reducer`) lives in ``descriptors``.
+The reduced text representation (``fit_reducer``) lives in ``descriptors``.
 """
 from __future__ import annotations
 
@@ -14,8 +14,6 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 import pandas as pd
 from scipy import stats
-
-from medtx.monitor.descriptors import TextReducer, fit_reducer  # noqa: F401  (re-exported)
 
 _MIN_EXPECTED = 5.0  # below this expected count the chi-square approximation is not trusted
 
