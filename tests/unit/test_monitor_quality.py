@@ -108,6 +108,7 @@ def test_store_keeps_windows_predictions_and_labels(tmp_path):
     assert got == {"added": 3, "replaced": 0, "matching_predictions": 2}
     assert store.add_labels(labels.iloc[:1])["replaced"] == 1
     assert len(store.labels()) == 3 and len(store.predictions_for(["i1", "e2"])) == 2
+    assert list(store.unmatched_labels()["id"]) == ["nope"]
     store.update_quality(wid, {"n_labelled": 2})
     assert store.windows()[0].quality == {"n_labelled": 2}
 

@@ -166,18 +166,19 @@ class MonitorStore:
                 "matching_predictions": self._matching(rows)}
 
     def _matching(self, rows: list[tuple]) -> int:
-        ids = [r[1].split("#")[0] for r in rows]
-        if not ids:
-            return 0
-        hits = 0
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            hits += len(self._read(
-                f"SELECT DISTINCT id FROM (SELECT inference_id AS id FROM predictions WHERE "
-                f"inference_id IN ({marks}) UNION SELECT event_id FROM predictions WHERE event_id "
-                f"IN ({marks}))", tuple(chunk) * 2))
-        return hits
+        """How many distinct ids (``<id>#<position>`` counted as ``<id>``) of ``rows`` name a
+        stored prediction, by inference id or eventId."""
+        ids = sorted({r[1].split("#")[0] for r in rows})
+        found = self.predictions_for(ids)
+        hit = set(found["inference_id"].dropna().astype(str)) | set(found["event_id"].astype(str))
+        return sum(1 for i in ids if i in hit)
+
+    def unmatched_labels(self) -> pd.DataFrame:
+        """Labels whose id (``<id>#<position>`` read as ``<id>``) names no stored prediction."""
+        base = "(CASE WHEN instr(l.id, '#') > 0 THEN substr(l.id, 1, instr(l.id, '#') - 1) ELSE l.id END)"
+        rows = self._read(f"SELECT id, key, label, source FROM labels l WHERE NOT EXISTS (SELECT 1 "
+                          f"FROM predictions p WHERE p.inference_id = {base} OR p.event_id = {base})")
+        return pd.DataFrame(rows, columns=["id", "key", "label", "source"])
 
     def labels(self) -> pd.DataFrame:
         rows = self._read("SELECT id, key, label, source FROM labels")

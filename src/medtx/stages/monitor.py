@@ -180,13 +180,16 @@ def drift(read: WindowRead, settings: Settings) -> tuple[Signal, ...]:
                                 seed=settings.split.seed))
 
 
-def _joined(store: Any, predictions: Any) -> tuple[Any, int]:
+def _joiner(labels: Any) -> Any:
+    """``join(predictions) -> (labelled rows, label ids matching none of them)`` over ``labels``."""
     from medtx.monitor.labels import join_labels
 
-    labels = store.labels()
-    if labels.empty or predictions.empty:
-        return predictions.iloc[0:0].assign(true_label=[], label_source=[]), 0
-    return join_labels(predictions, labels)
+    def join(predictions: Any) -> tuple[Any, int]:
+        if labels.empty or predictions.empty:
+            return predictions.iloc[0:0].assign(true_label=[], label_source=[]), 0
+        return join_labels(predictions, labels)
+
+    return join
 
 
 def quality(read: WindowRead, settings: Settings) -> QualityReport:
@@ -207,8 +210,11 @@ def _quality(read: WindowRead, settings: Settings, root: Path) -> QualityReport:
 
     m = settings.monitor
     store = MonitorStore(root)
+    join = _joiner(store.labels())  # the label table, read once for every window below
     rows = read.features.rows
-    joined, unknown = _joined(store, rows)
+    joined, _ = join(rows)
+    # unknown: ids matching no note of this window nor of any window recorded before it
+    _, unknown = _joiner(store.unmatched_labels())(rows)
     labels = list(read.profile.labels)
     current = measure(joined, labels, len(rows), rows["confidence"], m.min_labels, m.bootstrap,
                       settings.split.seed, unknown_ids=unknown)
@@ -217,8 +223,9 @@ def _quality(read: WindowRead, settings: Settings, root: Path) -> QualityReport:
               if w.model_version == read.model_version]
     for w in recent:
         past = store.predictions([w.id])
-        j, _ = _joined(store, past)
-        if len(j) != int((w.quality or {}).get("n_labelled", 0)):
+        j, _ = join(past)
+        before = w.quality or {}  # labelled rows it was measured on, unknown classes included
+        if len(j) != int(before.get("n_labelled", 0)) + int(before.get("unknown_classes", 0)):
             q = measure(j, labels, len(past), past["confidence"], m.min_labels, m.bootstrap,
                         settings.split.seed)
             updated[w.id] = q.to_dict()
@@ -264,7 +271,7 @@ def _record(read: WindowRead, signals: tuple[Signal, ...], report: QualityReport
 
     store = MonitorStore(root)
     status, verdict, drifted = _verdict(read, signals)
-    history = store.windows(last=max(settings.monitor.retrain_windows, 1) * 4)
+    history = store.windows(last=settings.monitor.retrain_windows * 4)
     current = WindowRecord(0, read.since, read.until, "", status, read.model_version,
                            read.n_notes, verdict, drifted, {}, report.current.to_dict(),
                            read.counts.to_dict(), None, pathspec)
