@@ -185,11 +185,8 @@ def finetune_remote(split: Split, settings: Settings, pathspec: str,
                                      sm.describe_training_job, TrainingJobName=job), poll_s)
     artifact = (desc.get("ModelArtifacts") or {}).get("S3ModelArtifacts") or f"{root}/output/{job}/output/model.tar.gz"
     a_bucket, a_key = split_s3_uri(artifact)
-    try:
-        blob = s3.get_object(Bucket=a_bucket, Key=a_key)["Body"].read()
-    except Exception as exc:  # noqa: BLE001 - named with the job and the artifact
-        raise TrainingError(f"training job {job} completed but its output {artifact} cannot be "
-                            f"read: {type(exc).__name__}") from None
+    blob = aws_call(f"training job {job} completed but its output {artifact} cannot be read: "
+                    "S3 get_object", TrainingError, s3.get_object, Bucket=a_bucket, Key=a_key)["Body"].read()
     with tempfile.TemporaryDirectory(prefix="medtx-job-out-") as tmp:
         with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
             members = [m for m in tar.getmembers() if m.name.lstrip("./") in RESULT_FILES and m.isfile()]
