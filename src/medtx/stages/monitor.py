@@ -88,19 +88,17 @@ def _iso(when: Optional[datetime]) -> Optional[str]:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ") if when is not None else None
 
 
-def window_bounds(settings: Settings, target: Target, since: str = "", until: str = "",
+def window_bounds(settings: Settings, root: Path, since: str = "", until: str = "",
                   now: Optional[datetime] = None) -> tuple[Optional[datetime], datetime]:
     """``(since, until)``: as given, else from the last judged window's end (first window:
-    ``monitor.window_hours`` before ``until``) to now."""
-    from medtx.monitor.state import local_state
+    ``monitor.window_hours`` before ``until``) to now; ``root`` is the opened state folder."""
     from medtx.monitor.store import MonitorStore
 
     hi = _parse_time(until, "--until") if until else (now or datetime.now(timezone.utc))
     if since:
         lo = _parse_time(since, "--since")
     else:
-        with local_state(target.state_dir, settings.aws) as root:
-            last = MonitorStore(root).last_judged()
+        last = MonitorStore(root).last_judged()
         lo = (_parse_time(last.until, "last window end") if last is not None
               else hi - timedelta(hours=settings.monitor.window_hours))
     if lo >= hi:
@@ -135,8 +133,8 @@ def read_window(settings: Settings, target: Target, since: str = "", until: str 
     from medtx.monitor.capture_reader import CaptureReader
     from medtx.monitor.state import local_state
 
-    lo, hi = window_bounds(settings, target, since, until, now)
-    with local_state(target.state_dir, settings.aws) as root:
+    with local_state(target.state_dir, settings.aws) as root:  # one download of the state
+        lo, hi = window_bounds(settings, root, since, until, now)
         reader = CaptureReader(target.capture_prefix, root / "capture", target.endpoint,
                                target.variant, aws=settings.aws, account=settings.monitor.account)
         window = reader.read(lo, hi, commit=False)
