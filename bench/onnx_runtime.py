@@ -135,11 +135,14 @@ def study(pkg: Path, notes, ref_proba: np.ndarray, threads: int) -> dict:
     from medtx.modeling.onnx_runtime import OnnxPredictor, _load_tokenizer, make_session
     from medtx.modeling.package import read_meta
 
+    from medtx.modeling.wide import load_wide
+
     meta, tok = read_meta(pkg), _load_tokenizer(pkg)
+    wide = load_wide(pkg, meta)
     out = {}
 
     def measure(name: str, model: Path) -> None:
-        pred = OnnxPredictor(make_session(model, threads), tok, meta)
+        pred = OnnxPredictor(make_session(model, threads), tok, meta, wide=wide)
         out[name], _ = quality(pred, notes, ref_proba)
         out[name]["size_mb"] = model.stat().st_size / 2**20
         print(f"  {name:52s} agree {out[name]['agreement']:.3f}  macro-F1 "

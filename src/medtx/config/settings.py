@@ -78,6 +78,10 @@ class ModelSettings:
     head_tokens: Int = 64  # head_tail: tokens kept from the start; the rest come from the end
     chunk_stride: Int = 64  # chunks: overlap between windows
     max_chunks: Int = 8  # chunks: windows per note at most
+    # wide-and-deep: "baseline_scores" joins the TF-IDF + LinearSVC class scores (out-of-fold on
+    # the training notes) with the transformer before the linear classification head
+    wide: Literal["none", "baseline_scores"] = "none"
+    wide_folds: Int = 5  # out-of-fold fits of the lexical branch (grouped by note)
 
 
 @section
@@ -95,7 +99,13 @@ class TrainSettings:
     max_train_notes: Optional[Int] = None  # cap for quick local runs (stratified subsample)
     # chunks: train on every window of a note ("all") or on one window per note, drawn afresh
     # each epoch ("one_per_note": an epoch costs one pass over the notes, not over the windows)
-    window_sampling: Literal["all", "one_per_note"] = "all"
+    window_sampling: Literal["all", "one_per_note", "pooled"] = "all"
+    # "pooled" (chunks): every window of a note in one batch, logits mean-pooled before the loss
+    # targets: "single" trains each row towards its one label; "soft" trains each distinct note
+    # towards the set of specialties it is filed under (uniform over the set)
+    targets: Literal["single", "soft"] = "single"
+    layer_decay: Float = 1.0  # layer-wise learning-rate decay (1.0 = one rate for every layer)
+    head_learning_rate: Optional[Float] = None  # classifier head (and wide branch); None = learning_rate
 
 
 @section

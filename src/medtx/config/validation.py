@@ -95,6 +95,16 @@ def check_values(s: Any) -> None:
         raise ConfigError("model.head_tokens must be >= 0 and smaller than model.max_length - 2")
     if s.train.epochs < 1 or s.train.batch_size < 1:
         raise ConfigError("train.epochs and train.batch_size must be >= 1")
+    t = s.train
+    if not 0 < t.layer_decay <= 1:
+        raise ConfigError(f"train.layer_decay must be in (0, 1], got {t.layer_decay}")
+    if t.head_learning_rate is not None and not t.head_learning_rate > 0:
+        raise ConfigError(f"train.head_learning_rate must be > 0, got {t.head_learning_rate}")
+    if t.window_sampling == "pooled" and s.model.long_note != "chunks":
+        raise ConfigError("train.window_sampling 'pooled' pools the chunk windows of a note; "
+                          "it needs model.long_note 'chunks'")
+    if s.model.wide != "none" and s.model.wide_folds < 2:
+        raise ConfigError(f"model.wide_folds must be >= 2 (out-of-fold fits), got {s.model.wide_folds}")
     if s.data.min_chars < 1 or s.data.max_chars <= s.data.min_chars:
         raise ConfigError("data.min_chars must be >= 1 and below data.max_chars")
     c = s.compute

@@ -16,6 +16,7 @@ Choice, measured on mtsamples with text-disjoint splits (5 split seeds each, 2 C
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional, Sequence
 
 import numpy as np
@@ -103,6 +104,50 @@ class Baseline:
         scores[:, seen] = raw
         return scores
 
+    def export(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """The fitted baseline as JSON-able parameters (vocabulary in column order included) and
+        named float arrays (idf, SVM coefficients and intercepts): no pickles."""
+        if self._svm is None:
+            raise TrainingError("baseline is not fitted; call fit() first")
+        vec = self._vectorizer
+        vocabulary = [None] * len(vec.vocabulary_)
+        for term, col in vec.vocabulary_.items():
+            vocabulary[col] = term
+        spec = {"settings": dataclasses.asdict(self.settings), "n_classes": self.n_classes,
+                "classes": self._svm.classes_.astype(int).tolist(), "vocabulary": vocabulary,
+                "seed": self.seed}
+        arrays = {"idf": np.asarray(vec.idf_, dtype=np.float32),
+                  "coef": np.asarray(self._svm.coef_, dtype=np.float32),
+                  "intercept": np.asarray(self._svm.intercept_, dtype=np.float32)}
+        return spec, arrays
+
+    @classmethod
+    def restore(cls, spec: dict, arrays: dict[str, np.ndarray]) -> "Baseline":
+        """A baseline that scores exactly as the exported one (:meth:`export`)."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.svm import LinearSVC
+
+        settings = BaselineSettings(**spec["settings"])
+        vocabulary = {term: col for col, term in enumerate(spec["vocabulary"])}
+        coef, intercept, idf = arrays["coef"], arrays["intercept"], arrays["idf"]
+        classes = np.asarray(spec["classes"], dtype=np.int64)
+        if idf.shape != (len(vocabulary),) or coef.shape[1] != len(vocabulary) \
+                or coef.shape[0] != intercept.shape[0] \
+                or coef.shape[0] != (1 if len(classes) == 2 else len(classes)):
+            raise ValueError("baseline arrays do not match its vocabulary and classes "
+                             f"(idf {idf.shape}, coef {coef.shape}, intercept {intercept.shape}, "
+                             f"{len(vocabulary)} terms, {len(classes)} classes)")
+        model = cls(settings, seed=int(spec.get("seed", 0)))
+        vec = TfidfVectorizer(ngram_range=(1, settings.ngram_max), sublinear_tf=settings.sublinear_tf,
+                              vocabulary=vocabulary, dtype=np.float32)
+        vec.idf_ = idf.astype(np.float64)
+        vec.vocabulary_ = vocabulary
+        svm = LinearSVC(C=settings.C, class_weight=settings.class_weight)
+        svm.coef_, svm.intercept_, svm.classes_ = coef.astype(np.float64), \
+            intercept.astype(np.float64), classes
+        model._vectorizer, model._svm, model.n_classes = vec, svm, int(spec["n_classes"])
+        return model
+
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         """Label ids with the highest score."""
         return self.decision_scores(texts).argmax(axis=1)
@@ -113,6 +158,27 @@ class Baseline:
 
         t = self.temperature if temperature is None else temperature
         return softmax(self.decision_scores(texts), t)
+
+
+def out_of_fold_scores(texts: Sequence[str], y: np.ndarray, groups: Sequence[str], n_classes: int,
+                       folds: int, seed: int = 0,
+                       settings: Optional[BaselineSettings] = None) -> np.ndarray:
+    """Baseline scores of every training note from a fit that never saw it (nor its twins:
+    folds are cut by ``groups``), so a model stacked on them learns how far to trust scores
+    on unseen notes, not the baseline's memory of its own training notes."""
+    from sklearn.model_selection import GroupKFold
+
+    items, labels, groups = list(texts), np.asarray(y), np.asarray(groups)
+    n_groups = len(np.unique(groups))
+    if n_groups < folds:
+        raise TrainingError(f"out-of-fold baseline scores need at least {folds} distinct notes, "
+                            f"got {n_groups}")
+    out = np.zeros((len(items), n_classes), dtype=np.float64)
+    for fit_rows, held in GroupKFold(n_splits=folds).split(items, labels, groups):
+        fold = Baseline(settings, seed=seed).fit([items[i] for i in fit_rows], labels[fit_rows],
+                                                 n_classes)
+        out[held] = fold.decision_scores([items[i] for i in held])
+    return out
 
 
 def fit_baseline(

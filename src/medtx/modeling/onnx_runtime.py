@@ -74,10 +74,10 @@ class OnnxPredictor(NoteClassifier):
     runtime = "onnx-int8"
 
     def __init__(self, session: Any, tokenizer: Any, meta: dict, pad_id: int = 0,
-                 batch_size: int = 32):
+                 batch_size: int = 32, wide: Any = None):
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.session, self.tokenizer, self.meta = session, tokenizer, dict(meta)
+        self.session, self.tokenizer, self.meta, self.wide = session, tokenizer, dict(meta), wide
         self.strategy = LongNoteStrategy.from_dict(meta["long_note"])
         self.temperature = float(meta.get("temperature", 1.0))
         self.labels: list[str] = list(meta["labels"])
@@ -168,5 +168,8 @@ def load_runtime(package_dir: Path | str, threads: int | None = None, batch_size
     if labels != meta["labels"]:
         raise IntegrityError(f"model package {root}: config.json labels differ from medtx.json")
     session = make_session(blob, threads)
+    from medtx.modeling.wide import load_wide
+
     return OnnxPredictor(session, _load_tokenizer(root), meta,
-                         pad_id=int(config.get("pad_token_id") or 0), batch_size=batch_size)
+                         pad_id=int(config.get("pad_token_id") or 0), batch_size=batch_size,
+                         wide=load_wide(root, meta))

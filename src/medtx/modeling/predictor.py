@@ -48,25 +48,31 @@ def check_notes(texts: Any) -> list[str]:
 class NoteClassifier:
     """What every runtime of a model package shares: checked notes, walked in slices of
     ``batch_size`` notes (encoded with the package's long-note strategy), calibrated with its
-    temperature. A runtime implements :meth:`_batch_logits`."""
+    temperature, plus the wide branch's logits where the package has one
+    (:mod:`medtx.modeling.wide`). A runtime implements :meth:`_batch_logits`."""
 
     labels: list[str]
     temperature: float
     strategy: LongNoteStrategy
     tokenizer: Any
     batch_size: int
+    wide: Any = None  # medtx.modeling.wide.WideBranch or None
 
     def _batch_logits(self, enc: Any) -> np.ndarray:
         """Logits ``[n_notes, n_classes]`` of one slice of encoded notes."""
         raise NotImplementedError
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
-        """Raw logits ``[n, n_classes]`` (chunk windows mean-pooled per note)."""
+        """Raw logits ``[n, n_classes]`` (chunk windows mean-pooled per note, plus the wide
+        branch's share)."""
         notes = check_notes(texts)
         parts = [np.zeros((0, len(self.labels)), dtype=np.float32)]
         for s in range(0, len(notes), self.batch_size):
-            enc = encode_texts(notes[s:s + self.batch_size], self.tokenizer, self.strategy)
-            parts.append(self._batch_logits(enc))
+            piece = notes[s:s + self.batch_size]
+            logits = self._batch_logits(encode_texts(piece, self.tokenizer, self.strategy))
+            if self.wide is not None:
+                logits = logits + self.wide.logits(piece)
+            parts.append(logits)
         return np.concatenate(parts)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
@@ -85,10 +91,10 @@ class Predictor(NoteClassifier):
     """Classify notes with a fine-tuned model, its tokenizer and its package metadata."""
 
     def __init__(self, model: Any, tokenizer: Any, meta: dict, device: str | None = None,
-                 batch_size: int = 32):
+                 batch_size: int = 32, wide: Any = None):
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.model, self.tokenizer, self.meta = model, tokenizer, dict(meta)
+        self.model, self.tokenizer, self.meta, self.wide = model, tokenizer, dict(meta), wide
         self.strategy = LongNoteStrategy.from_dict(meta["long_note"])
         self.temperature = float(meta.get("temperature", 1.0))
         self.device = pick_device(device)
@@ -104,9 +110,11 @@ class Predictor(NoteClassifier):
              batch_size: int = 32) -> "Predictor":
         """Verify and load a package folder (see :func:`medtx.modeling.package.load_package`)."""
         from medtx.modeling.package import load_package
+        from medtx.modeling.wide import load_wide
 
         model, tokenizer, meta = load_package(Path(path), verify=verify)
-        return cls(model, tokenizer, meta, device=device, batch_size=batch_size)
+        return cls(model, tokenizer, meta, device=device, batch_size=batch_size,
+                   wide=load_wide(Path(path), meta))
 
     def _batch_logits(self, enc: Any) -> np.ndarray:
         return predict_logits(self.model, enc, batch_size=self.batch_size, device=self.device)

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
@@ -41,6 +42,7 @@ class TrainResult:
     device: str
     precision: str
     val_logits: np.ndarray  # the best epoch's validation logits, as scored during training
+    wide_head: Optional[tuple[np.ndarray, np.ndarray]] = None  # the wide branch's (weight, bias)
 
 
 def linear_schedule(optimizer: torch.optim.Optimizer, total_steps: int,
@@ -61,19 +63,56 @@ def linear_schedule(optimizer: torch.optim.Optimizer, total_steps: int,
     return SequentialLR(optimizer, [up, down], milestones=[warmup])
 
 
+_LAYER = re.compile(r"(?:^|\.)(?:layer|layers|block|h)\.(\d+)\.")
+
+
+def layer_depth(name: str, n_layers: int) -> int:
+    """Depth of a parameter for layer-wise decay: 0 embeddings, ``i + 1`` transformer layer
+    ``i``, ``n_layers + 1`` everything above the layers (pooler, classifier head)."""
+    m = _LAYER.search(name)
+    if m:
+        return min(int(m.group(1)), n_layers - 1) + 1
+    if "embed" in name:
+        return 0
+    return n_layers + 1
+
+
+def param_groups(model: Any, settings: Any, extra: Sequence[Any] = ()) -> list[dict]:
+    """AdamW groups: the head (and ``extra`` modules, e.g. the wide branch) at
+    ``head_learning_rate``, transformer layer ``i`` of ``L`` at ``learning_rate * layer_decay **
+    (L - 1 - i)``, the embeddings one step lower; no weight decay on biases and norms."""
+    cfg = getattr(model, "config", None)
+    n_layers = int(getattr(cfg, "num_hidden_layers", None) or getattr(cfg, "n_layers", None) or 1)
+    base, decay = float(settings.learning_rate), float(settings.layer_decay)
+    head_lr = float(settings.head_learning_rate or base)
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    named += [(f"extra.{i}.{n}", p) for i, m in enumerate(extra) for n, p in m.named_parameters()
+              if p.requires_grad]
+    groups: dict[tuple[float, float], list] = {}
+    for name, p in named:
+        depth = n_layers + 1 if name.startswith("extra.") else layer_depth(name, n_layers)
+        lr = head_lr if depth > n_layers else base * decay ** (n_layers - depth)
+        wd = settings.weight_decay if p.ndim >= 2 else 0.0
+        groups.setdefault((lr, wd), []).append(p)
+    return [{"params": ps, "lr": lr, "weight_decay": wd} for (lr, wd), ps in groups.items()]
+
+
 class TrainStep:
-    """Forward, weighted loss, backward, clip, optimizer and scheduler step for one batch."""
+    """Forward, weighted loss, backward, clip, optimizer and scheduler step for one batch.
+
+    A batch may carry ``pool`` (window -> note: window logits are mean-pooled per note before
+    the loss), ``wide`` (the wide branch's features, one row per target) and soft ``labels``.
+    """
 
     def __init__(self, model: Any, settings: Any, device: torch.device, total_steps: int,
-                 weights: torch.Tensor | None = None, max_grad_norm: float | None = 1.0):
-        self.model, self.device = model, device
+                 weights: torch.Tensor | None = None, max_grad_norm: float | None = 1.0,
+                 wide: Any = None):
+        self.model, self.device, self.wide = model, device, wide
         self.precision = pick_precision(settings.precision, device)
         self.weights = None if weights is None else weights.to(device)
         self.max_grad_norm = max_grad_norm
-        self.params = [p for p in model.parameters() if p.requires_grad]
-        groups = [{"params": [p for p in self.params if p.ndim >= 2],
-                   "weight_decay": settings.weight_decay},
-                  {"params": [p for p in self.params if p.ndim < 2], "weight_decay": 0.0}]
+        groups = param_groups(model, settings, [wide] if wide is not None else [])
+        self.params = [p for g in groups for p in g["params"]]
         self.optimizer = torch.optim.AdamW(groups, lr=settings.learning_rate,
                                            fused=device.type == "cuda")
         self.scheduler = linear_schedule(self.optimizer, total_steps, settings.warmup_ratio)
@@ -81,15 +120,29 @@ class TrainStep:
         self._forward_loss = torch.compile(self._eager_forward_loss) if self.compiled \
             else self._eager_forward_loss
 
-    def _eager_forward_loss(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
-                            labels: torch.Tensor) -> torch.Tensor:
+    def logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
+               pool: torch.Tensor | None = None, wide: torch.Tensor | None = None) -> torch.Tensor:
         with autocast_for(self.device, self.precision):
             logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
-        return weighted_loss(logits, labels, self.weights)
+        logits = logits.float()
+        if pool is not None:
+            n = int(pool.max().item()) + 1
+            sums = torch.zeros(n, logits.shape[1], device=logits.device).index_add_(0, pool, logits)
+            counts = torch.bincount(pool, minlength=n).clamp_min(1).to(logits.dtype)
+            logits = sums / counts[:, None]
+        if self.wide is not None:
+            logits = logits + self.wide(wide)
+        return logits
+
+    def _eager_forward_loss(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
+                            labels: torch.Tensor, pool: torch.Tensor | None = None,
+                            wide: torch.Tensor | None = None) -> torch.Tensor:
+        return weighted_loss(self.logits(input_ids, attention_mask, pool, wide), labels, self.weights)
 
     def __call__(self, batch: dict) -> torch.Tensor:
         """Run one step; returns the batch loss as a detached tensor on the device."""
-        loss = self._forward_loss(batch["input_ids"], batch["attention_mask"], batch["labels"])
+        loss = self._forward_loss(batch["input_ids"], batch["attention_mask"], batch["labels"],
+                                  batch.get("pool"), batch.get("wide"))
         loss.backward()
         if self.max_grad_norm:
             torch.nn.utils.clip_grad_norm_(self.params, self.max_grad_norm, foreach=True)
@@ -100,12 +153,13 @@ class TrainStep:
 
 
 def train_step_factory(model: Any, settings: Any, device: torch.device, total_steps: int,
-                       weights: torch.Tensor | None = None) -> TrainStep:
+                       weights: torch.Tensor | None = None, wide: Any = None) -> TrainStep:
     """The training step :func:`finetune` runs; the throughput bench times this same object."""
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    return TrainStep(model.to(device), settings, device, total_steps, weights)
+    return TrainStep(model.to(device), settings, device, total_steps, weights,
+                     wide=None if wide is None else wide.to(device))
 
 
 def stratified_subsample(y: np.ndarray, cap: int, seed: int) -> np.ndarray:
@@ -138,16 +192,36 @@ def stratified_subsample(y: np.ndarray, cap: int, seed: int) -> np.ndarray:
 def _check_inputs(enc: Encoded, y: np.ndarray, n_classes: int, name: str) -> None:
     if enc.n_notes == 0:
         raise TrainingError(f"the {name} split is empty; fine-tuning needs notes in it")
+    if y.ndim == 2:
+        if y.shape != (enc.n_notes, n_classes) or (y < 0).any() \
+                or not np.allclose(y.sum(axis=1), 1.0, atol=1e-4):
+            raise TrainingError(f"{name}: {enc.n_notes} encoded notes need as many soft targets "
+                                f"of {n_classes} non-negative values summing to 1; got {y.shape}")
+        return
     if len(y) != enc.n_notes or y.min() < 0 or y.max() >= n_classes:
         raise TrainingError(f"{name}: {enc.n_notes} encoded notes need as many label ids "
                             f"in 0..{n_classes - 1}; got {len(y)} ids in {y.min()}..{y.max()}")
 
 
-def _validate(model: Any, val: Encoded, y: np.ndarray, batch_size: int) -> tuple[dict, np.ndarray]:
-    """Validation loss (unweighted), macro-F1 and accuracy, and the logits they came from."""
+@dataclass
+class WideInputs:
+    """The wide branch's features of the training and validation notes, and its first head."""
+
+    train: np.ndarray  # [n_train_notes, f]
+    val: np.ndarray  # [n_val_notes, f]
+    weight: np.ndarray  # [n_classes, f]
+    bias: np.ndarray  # [n_classes]
+
+
+def _validate(model: Any, val: Encoded, y: np.ndarray, batch_size: int,
+              extra: Optional[np.ndarray] = None) -> tuple[dict, np.ndarray]:
+    """Validation loss (unweighted), macro-F1 and accuracy, and the logits they came from
+    (``extra``: logits added to the transformer's, e.g. the wide branch's share)."""
     from sklearn.metrics import f1_score
 
     logits = predict_logits(model, val, batch_size=batch_size)
+    if extra is not None:
+        logits = logits + extra
     loss = F.cross_entropy(torch.from_numpy(logits), torch.tensor(y)).item()
     pred = logits.argmax(axis=1)
     return {"val_loss": float(loss), "val_macro_f1": float(f1_score(y, pred, average="macro",
@@ -155,30 +229,54 @@ def _validate(model: Any, val: Encoded, y: np.ndarray, batch_size: int) -> tuple
             "val_accuracy": float((y == pred).mean())}, logits
 
 
+def _head_logits(head: Any, features: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        w = head.weight.detach().float().cpu().numpy()
+        b = head.bias.detach().float().cpu().numpy()
+    return (np.asarray(features, dtype=np.float32) @ w.T + b).astype(np.float32)
+
+
 def finetune(model: Any, train: Encoded, y_train: Any, val: Encoded, y_val: Any, settings: Any,
-             pad_id: int, progress: bool = True) -> TrainResult:
-    """Fine-tune ``model`` and keep the epoch with the best validation macro-F1."""
+             pad_id: int, progress: bool = True, wide: Optional[WideInputs] = None) -> TrainResult:
+    """Fine-tune ``model`` and keep the epoch with the best validation macro-F1.
+
+    ``y_train``: one class id per training note, or soft targets ``[n_notes, n_classes]``;
+    ``wide``: train a wide branch with the transformer (its head is returned in the result).
+    """
     from tqdm.auto import tqdm
 
+    from medtx.modeling.wide import torch_head
+
     set_seed(settings.seed)
-    y_train, y_val = np.array(y_train, dtype=np.int64), np.array(y_val, dtype=np.int64)
+    y_train = np.array(y_train, dtype=np.float32 if np.ndim(y_train) == 2 else np.int64)
+    y_val = np.array(y_val, dtype=np.int64)
     n_classes = int(model.config.num_labels)
     _check_inputs(train, y_train, n_classes, "train")
     _check_inputs(val, y_val, n_classes, "validation")
+    wide_train = None if wide is None else np.asarray(wide.train, dtype=np.float32)
+    if wide is not None and (len(wide_train) != train.n_notes or len(wide.val) != val.n_notes):
+        raise TrainingError(f"wide features for {len(wide_train)} train / {len(wide.val)} "
+                            f"validation notes, expected {train.n_notes} / {val.n_notes}")
     if settings.max_train_notes and settings.max_train_notes < train.n_notes:
-        keep = stratified_subsample(y_train, settings.max_train_notes, settings.seed)
+        hard = y_train.argmax(axis=1) if y_train.ndim == 2 else y_train
+        keep = stratified_subsample(hard, settings.max_train_notes, settings.seed)
         train, y_train = train.select(keep), y_train[keep]
+        wide_train = None if wide_train is None else wide_train[keep]
         log.info("training on a subsample of %d notes (train.max_train_notes)", len(keep))
     device = pick_device()
-    data = WindowData(train, y_train[np.asarray(train.note_index)], pad_id or 0,
-                      multiple=64 if settings.compile else 8)
+    index = np.asarray(train.note_index)
+    data = WindowData(train, y_train[index], pad_id or 0, multiple=64 if settings.compile else 8,
+                      wide=None if wide_train is None else wide_train[index])
+    pooled = settings.window_sampling == "pooled"
     sampled = settings.window_sampling == "one_per_note" and len(data) > train.n_notes
-    per_epoch = math.ceil((train.n_notes if sampled else len(data)) / settings.batch_size)
+    per_epoch = math.ceil((train.n_notes if sampled or pooled else len(data)) / settings.batch_size)
+    head = None if wide is None else torch_head(wide.weight, wide.bias)
     step = train_step_factory(model, settings, device, per_epoch * settings.epochs,
-                              class_weights(y_train, n_classes, settings.class_weights))
-    log.info("fine-tuning %d windows of %d notes%s on %s (%s%s), %d epochs x %d steps",
+                              class_weights(y_train, n_classes, settings.class_weights), wide=head)
+    log.info("fine-tuning %d windows of %d notes%s%s%s on %s (%s%s), %d epochs x %d steps",
              len(data), train.n_notes, ", one window per note per epoch" if sampled else "",
-             device, step.precision,
+             ", windows pooled per note" if pooled else "",
+             ", with the wide branch" if head is not None else "", device, step.precision,
              ", compiled" if step.compiled else "", settings.epochs, per_epoch)
     history: list[dict] = []
     best, best_epoch, best_state, best_val_logits, stale = (-1.0, -math.inf), 0, None, None, 0
@@ -187,17 +285,23 @@ def finetune(model: Any, train: Encoded, y_train: Any, val: Encoded, y_val: Any,
         t0 = time.perf_counter()
         loss_sum = torch.zeros((), device=device)
         rng = np.random.default_rng([settings.seed, epoch])
-        rows = one_window_per_note(train.note_index, rng) if sampled else None
-        seen = len(data) if rows is None else len(rows)
-        for idx in tqdm(data.batches(settings.batch_size, rng, rows=rows), desc=f"epoch {epoch}",
-                        disable=not progress, leave=False):
-            loss_sum += step(data.collate(idx, device)) * len(idx)
+        if pooled:
+            batches, collate, seen = data.note_batches(settings.batch_size, rng), data.collate_notes, \
+                train.n_notes
+        else:
+            rows = one_window_per_note(train.note_index, rng) if sampled else None
+            batches, collate = data.batches(settings.batch_size, rng, rows=rows), data.collate
+            seen = len(data) if rows is None else len(rows)
+        for idx in tqdm(batches, desc=f"epoch {epoch}", disable=not progress, leave=False):
+            loss_sum += step(collate(idx, device)) * len(idx)
         train_loss = float(loss_sum.item()) / seen
         train_s = time.perf_counter() - t0
         if not math.isfinite(train_loss):
             raise TrainingError(f"training loss is not finite in epoch {epoch}; "
                                 "lower train.learning_rate or use precision fp32")
-        val_metrics, val_logits = _validate(model, val, y_val, settings.batch_size * 2)
+        val_metrics, val_logits = _validate(
+            model, val, y_val, settings.batch_size * 2,
+            None if head is None else _head_logits(head, wide.val))
         rec = {"epoch": epoch, "train_loss": train_loss, **val_metrics,
                "seconds": time.perf_counter() - t0, "train_windows": seen,
                "samples_per_s": seen / train_s}
@@ -209,6 +313,9 @@ def finetune(model: Any, train: Encoded, y_train: Any, val: Encoded, y_val: Any,
         if score > best:
             best, best_epoch, best_val_logits, stale = score, epoch, val_logits, 0
             best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            best_head = None if head is None else (
+                head.weight.detach().float().cpu().numpy().copy(),
+                head.bias.detach().float().cpu().numpy().copy())
         else:
             stale += 1
             if stale >= settings.patience:
@@ -216,4 +323,5 @@ def finetune(model: Any, train: Encoded, y_train: Any, val: Encoded, y_val: Any,
                 break
     model.load_state_dict(best_state)
     model.eval()
-    return TrainResult(model, history, best_epoch, str(device), step.precision, best_val_logits)
+    return TrainResult(model, history, best_epoch, str(device), step.precision, best_val_logits,
+                       wide_head=best_head)

@@ -183,16 +183,20 @@ def finetune(split: Split, tok: Tokenized, settings: Settings, pathspec: str) ->
         return FineTuned(**finetune_remote(split, settings, pathspec))
     from medtx.modeling import train
     from medtx.modeling.inference import predict_logits
-    from medtx.modeling.package import package_to_bytes, save_package
+    from medtx.modeling.package import add_files, package_to_bytes, save_package
     from medtx.modeling.pretrained import load_classifier, load_tokenizer
     from medtx.modeling.runtime import set_seed
+    from medtx.modeling.targets import note_targets
 
     t0 = time.perf_counter()
     set_seed(settings.train.seed)
     model = load_classifier(tok.source, split.labels)
     enc = tok.encoded
+    rows, targets = note_targets(split.train, split.labels, settings.train.targets)
+    wide = wide_inputs(split, rows, settings) if settings.model.wide != "none" else None
     result = train.finetune(
-        model, enc["train"], split.y("train"), enc["val"], split.y("val"), settings.train, tok.pad_id,
+        model, enc["train"].select(rows), targets, enc["val"], split.y("val"), settings.train,
+        tok.pad_id, wide=None if wide is None else wide[1],
     )
     test_logits = predict_logits(result.model, enc["test"])
     meta = {
@@ -200,16 +204,49 @@ def finetune(split: Split, tok: Tokenized, settings: Settings, pathspec: str) ->
         "base_model": settings.model.name_or_path, "training": {
             "best_epoch": result.best_epoch, "history": result.history,
             "device": result.device, "precision": result.precision,
+            "targets": settings.train.targets, "train_notes": int(len(rows)),
         },
     }
+    branch = None
+    if wide is not None:
+        from medtx.modeling.wide import FILES, KIND, WideBranch
+
+        branch = WideBranch(wide[0], *result.wide_head)
+        test_logits = test_logits + branch.logits_from(wide[2])
+        meta["wide"] = {"kind": KIND, "files": list(FILES), "folds": settings.model.wide_folds}
     with tempfile.TemporaryDirectory(prefix="medtx-pkg-") as tmp:
         pkg = save_package(result.model.to("cpu"), load_tokenizer(tok.source), Path(tmp) / "model", meta)
+        if branch is not None:
+            add_files(pkg, branch.files())
         blob = package_to_bytes(pkg)
     return FineTuned(
         package=blob, history=tuple(result.history), best_epoch=result.best_epoch,
         device=result.device, precision=result.precision, val_logits=result.val_logits,
         test_logits=test_logits, seconds=time.perf_counter() - t0,
     )
+
+
+def wide_inputs(split: Split, rows: np.ndarray, settings: Settings) -> tuple[Any, Any, np.ndarray]:
+    """The wide branch's lexical model (the baseline fitted on every training row), its
+    features for training (out-of-fold, at ``rows``) and validation, its first head, and the
+    test features: ``(baseline, WideInputs, test features)``."""
+    from medtx.modeling.baseline import fit_baseline, out_of_fold_scores
+    from medtx.modeling.train import WideInputs
+    from medtx.modeling.wide import initial_head
+
+    texts, y, n = list(split.train["text"]), split.y("train"), len(split.labels)
+    seed, knobs = settings.train.seed, settings.baseline
+    t0 = time.perf_counter()
+    lexical = fit_baseline(texts, y, n, seed=seed, settings=knobs)
+    oof = out_of_fold_scores(texts, y, list(split.train["group"]), n, settings.model.wide_folds,
+                             seed=seed, settings=knobs)
+    weight, bias = initial_head(oof, y, n, seed=seed,
+                                balanced=settings.train.class_weights != "none")
+    inputs = WideInputs(train=oof[rows], val=lexical.decision_scores(list(split.val["text"])),
+                        weight=weight, bias=bias)
+    log.info("wide branch: lexical scores of %d training rows from %d out-of-fold fits (%.1fs)",
+             len(texts), settings.model.wide_folds, time.perf_counter() - t0)
+    return lexical, inputs, lexical.decision_scores(list(split.test["text"]))
 
 
 def baseline(split: Split, settings: Settings) -> BaselineScores:
