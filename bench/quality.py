@@ -8,6 +8,11 @@ baseline, evaluate) on a CSV for one or more label presets, prints a table and w
     python bench/quality.py --config configs/dev.json          # the GPU profile, on a GPU host
     python bench/quality.py --set train.epochs=5 --set model.long_note='"chunks"'
     python bench/quality.py --baseline-only --labels all40     # seconds: no fine-tuning
+    python bench/quality.py --set model.wide=baseline_scores --out bench/recipes/<name>.json
+    python bench/quality.py --table bench/recipes/*.json       # the README's recipe table
+
+Every recipe tried is kept as one JSON file under ``bench/recipes/`` (metrics and settings,
+no note text); ``--table`` renders them as the Markdown table in the README.
 
 The quality target is test macro-F1 >= 0.80 on spec12 with the model beating the same-run
 baseline. ``ceiling`` rows are the best any single-label classifier can score on the same
@@ -112,6 +117,37 @@ def print_table(rows: list[dict]) -> None:
                   f"{'met' if met else 'not met'}")
 
 
+def _recipe(doc: dict) -> str:
+    """The overrides of a run as ``section.key=value`` (what makes the recipe)."""
+    items = [f"{section}.{key}={json.dumps(value)}" for section, values in sorted(doc["overrides"].items())
+             for key, value in sorted(values.items())]
+    return f"`{Path(doc['config']).name}`" + (" " + " ".join(f"`{i}`" for i in items) if items else "")
+
+
+def recipe_table(paths: list[Path]) -> str:
+    """Markdown rows, one per (file, label preset) with a fine-tuned model, best macro-F1 first:
+    the model against the baseline of the same run, the profile (device) and the fine-tune time."""
+    rows = []
+    for path in paths:
+        doc = json.loads(Path(path).read_text())
+        for res in doc["results"]:
+            model, base = res["systems"].get("model"), res["systems"]["baseline"]
+            if model is None:
+                continue
+            training = res.get("training") or {}
+            device = str(training.get("device", "?"))
+            profile = "GPU" if device.startswith("cuda") else "CPU" if device == "cpu" else device
+            epochs = training.get("epochs") or []
+            minutes = res["seconds"].get("finetune", 0.0) / 60
+            rows.append((model["macro_f1"], f"| {Path(path).stem} | {res['labels']} | {_recipe(doc)} "
+                         f"| {profile} | {minutes:.0f} min ({len(epochs)} ep., best {training.get('best_epoch')}) "
+                         f"| {model['accuracy']:.3f} | {model['macro_f1']:.3f} | {model['any_label_accuracy']:.3f} "
+                         f"| {base['macro_f1']:.3f} | {model['macro_f1'] - base['macro_f1']:+.3f} |"))
+    head = ("| recipe | labels | settings (over the config) | profile | fine-tune | accuracy | macro-F1 "
+            "| any-label acc. | baseline macro-F1 | margin |\n|---|---|---|---|---|---|---|---|---|---|")
+    return "\n".join([head] + [r for _, r in sorted(rows, key=lambda r: (r[1].split("|")[2], -r[0]))])
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default=os.environ.get("MEDTX_REAL_DATA", str(DEFAULT_DATA)),
@@ -125,11 +161,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--baseline-only", action="store_true", help="skip tokenization and fine-tuning")
     p.add_argument("--cache", type=Path, default=ROOT / ".medtx" / "cache" / "tokens")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "quality.json")
+    p.add_argument("--table", nargs="+", type=Path, metavar="JSON",
+                   help="print the Markdown recipe table of these result files and exit")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.table:
+        print(recipe_table(args.table))
+        return 0
     if not args.data.startswith("s3://") and not Path(args.data).is_file():
         print(f"no data at {args.data}: pass --data or set MEDTX_REAL_DATA", file=sys.stderr)
         return 2

@@ -271,3 +271,58 @@ def test_int8_runtime_adds_the_same_wide_logits(wide_package, toy_split, tmp_pat
     texts = list(toy_split.test["text"])
     fp32 = Predictor.load(copy, device="cpu").predict_proba(texts)
     np.testing.assert_allclose(int8.predict_proba(texts), fp32, atol=0.01)
+
+
+# --- mean pooling -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def mean_pool_package(tiny_tokenizer, tiny_bert, toy_labels, save_hf_folder, toy_strategy,
+                      tmp_path_factory):
+    """A package of a mean-pool classifier around a tiny encoder folder (no head of its own)."""
+    from medtx.modeling.package import save_package
+    from medtx.modeling.pretrained import load_classifier
+
+    source = save_hf_folder(tiny_bert(tiny_tokenizer, seed=3), tiny_tokenizer,
+                            tmp_path_factory.mktemp("encoder"))
+    model = load_classifier(str(source), toy_labels, pooling="mean").eval()
+    pkg = save_package(model, tiny_tokenizer, tmp_path_factory.mktemp("mean") / "model",
+                       {"long_note": toy_strategy.to_dict()})
+    return model, pkg
+
+
+def test_mean_pooling_head_reads_the_masked_mean_of_token_states(mean_pool_package):
+    model, _ = mean_pool_package
+    ids = torch.tensor([[2, 10, 11, 12, 3, 0, 0], [2, 13, 14, 15, 16, 17, 3]])
+    mask = (ids != 0).long()
+    with torch.no_grad():
+        got = model(input_ids=ids, attention_mask=mask).logits
+        states = model.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        want0 = model.classifier(states[0, :5].mean(dim=0))
+        # padding does not move a note's logits: the same note alone, unpadded
+        alone = model(input_ids=ids[:1, :5], attention_mask=mask[:1, :5]).logits
+    torch.testing.assert_close(got[0], want0, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(got[0], alone[0], atol=1e-5, rtol=1e-5)
+    assert model.config.num_hidden_layers == 2 and model.config.pad_token_id == 0
+    assert layer_depth("encoder.encoder.layer.1.output.dense.weight", 2) == 2
+
+
+def test_mean_pool_package_loads_and_exports_like_any_classifier(mean_pool_package, toy_set, tmp_path):
+    from medtx.modeling.predictor import Predictor
+
+    model, pkg = mean_pool_package
+    assert json.loads((pkg / "config.json").read_text())["model_type"] == "medtx-mean-pool"
+    predictor = Predictor.load(pkg, device="cpu")
+    texts, _ = toy_set(4, seed=9)
+    from medtx.modeling.features import encode_texts
+    from medtx.modeling.inference import predict_logits
+
+    direct = predict_logits(model, encode_texts(texts, predictor.tokenizer, predictor.strategy))
+    np.testing.assert_allclose(predictor.logits(texts), direct, atol=1e-5)
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from medtx.modeling.onnx_runtime import load_runtime
+
+    copy = tmp_path / "model"
+    shutil.copytree(pkg, copy)
+    int8 = load_runtime(copy, threads=1)
+    np.testing.assert_allclose(int8.predict_proba(texts), predictor.predict_proba(texts), atol=0.01)

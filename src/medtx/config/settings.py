@@ -78,6 +78,9 @@ class ModelSettings:
     head_tokens: Int = 64  # head_tail: tokens kept from the start; the rest come from the end
     chunk_stride: Int = 64  # chunks: overlap between windows
     max_chunks: Int = 8  # chunks: windows per note at most
+    # "model": the checkpoint's own classification head ([CLS] pooler for BERT); "mean": a linear
+    # head on the masked mean of the token states (what sentence encoders were trained for)
+    pooling: Literal["model", "mean"] = "model"
     # wide-and-deep: "baseline_scores" joins the TF-IDF + LinearSVC class scores (out-of-fold on
     # the training notes) with the transformer before the linear classification head
     wide: Literal["none", "baseline_scores"] = "none"

@@ -212,6 +212,7 @@ def load_package(path: Path, verify: bool = True, attn: str = "sdpa") -> tuple[A
     from safetensors import SafetensorError
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    from medtx.modeling import pooling  # noqa: F401  (registers the mean-pool model type)
     from medtx.modeling.pretrained import error_summary
 
     root = Path(path)

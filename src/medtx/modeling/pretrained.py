@@ -126,16 +126,28 @@ def load_tokenizer(source: str) -> Any:
     return tok
 
 
-def load_classifier(source: str, labels: list[str], attn: str = "sdpa") -> Any:
+def load_classifier(source: str, labels: list[str], attn: str = "sdpa", pooling: str = "model") -> Any:
     """``AutoModelForSequenceClassification`` for ``labels``, label maps kept in its config.
 
     A new classification head is initialised when ``source`` is an encoder without one (as
-    the bundled sentence-transformers MiniLM is).
+    the bundled sentence-transformers MiniLM is). ``pooling="mean"``: the encoder of
+    ``source`` inside a :class:`medtx.modeling.pooling.MeanPoolClassifier` (a new head on the
+    masked mean of its token states).
     """
-    from transformers import AutoModelForSequenceClassification
+    from transformers import AutoModel, AutoModelForSequenceClassification
+
+    from medtx.modeling import pooling as mean_pooling  # registers the mean-pool model type
 
     if not labels or len(set(labels)) != len(labels):
         raise ValueError("labels must be a non-empty list of distinct class names")
+    if pooling not in ("model", "mean"):
+        raise ValueError(f"pooling must be 'model' or 'mean', got {pooling!r}")
+    if pooling == "mean":
+        encoder = _load(AutoModel, source, "model weights", attn_implementation=attn,
+                        use_safetensors=True)
+        if isinstance(encoder, mean_pooling.MeanPoolClassifier):  # a mean-pool package
+            encoder = encoder.encoder
+        return mean_pooling.mean_pool_classifier(encoder, list(labels))
     id2label = {i: lab for i, lab in enumerate(labels)}
     label2id = {lab: i for i, lab in id2label.items()}
     return _load(

@@ -190,7 +190,7 @@ def finetune(split: Split, tok: Tokenized, settings: Settings, pathspec: str) ->
 
     t0 = time.perf_counter()
     set_seed(settings.train.seed)
-    model = load_classifier(tok.source, split.labels)
+    model = load_classifier(tok.source, split.labels, pooling=settings.model.pooling)
     enc = tok.encoded
     rows, targets = note_targets(split.train, split.labels, settings.train.targets)
     wide = wide_inputs(split, rows, settings) if settings.model.wide != "none" else None
