@@ -93,3 +93,20 @@ def test_card_explains_the_single_label_ceiling(doc):
     no_multi = dataclasses.replace(ceiling, multi_label_notes=0)
     plain = [c.render() for c in evaluation_card(dataclasses.replace(doc, ceiling=no_multi))]
     assert "several specialties" not in " ".join(c.get("source", "") for c in plain if c["type"] == "markdown")
+
+
+def test_card_says_which_system_is_better_and_by_how_much(doc):
+    from medtx.reports.evaluation import verdict_sentence
+
+    raw = doc.to_dict()
+    gap = raw["model"]["macro_f1"] - raw["baseline"]["macro_f1"]
+    said = verdict_sentence(raw)
+    better = "minilm-ft" if gap > 0 else "tfidf-svm"
+    assert said.startswith(f"**{better}** is better than") and f"by {abs(gap):.3f} test macro-F1" in said
+    flipped = {**raw, "model": raw["baseline"], "baseline": raw["model"],
+               "margin": {"macro_f1": -gap}}
+    assert verdict_sentence(flipped).startswith(f"**{better}** is better than")
+    tie = {**raw, "margin": {"macro_f1": 0.0}}
+    assert " tie on test macro-F1" in verdict_sentence(tie)
+    markdown = " ".join(c.render()["source"] for c in evaluation_card(doc) if c.render()["type"] == "markdown")
+    assert said in markdown

@@ -155,6 +155,19 @@ def _ceiling_sentence(ceiling: Optional[dict]) -> str:
     )
 
 
+def verdict_sentence(doc: dict) -> str:
+    """Which system is better on test macro-F1, and by how much (an evaluation document's dict)."""
+    model, baseline = doc["model"], doc["baseline"]
+    margin = doc["margin"]["macro_f1"]
+    scores = (f"{model['name']} {model['macro_f1']:.3f}, {baseline['name']} "
+              f"{baseline['macro_f1']:.3f}")
+    if abs(margin) < 5e-4:
+        return f"**{model['name']}** and **{baseline['name']}** tie on test macro-F1 ({scores})"
+    better, worse = (model, baseline) if margin > 0 else (baseline, model)
+    return (f"**{better['name']}** is better than **{worse['name']}** by {abs(margin):.3f} "
+            f"test macro-F1 ({scores})")
+
+
 def evaluation_card(evaluation: Any) -> list:
     """Card components: headline table, per-class table, confusion and reliability plots
     (``evaluation``: a :class:`medtx.evaluation.document.Evaluation`)."""
@@ -162,13 +175,10 @@ def evaluation_card(evaluation: Any) -> list:
 
     doc = evaluation.to_dict()
     model, baseline = doc["model"], doc["baseline"]
-    margin = doc["margin"]["macro_f1"]
-    verdict = "beats" if margin > 0 else "does not beat"
     components = [
         Markdown(f"# Evaluation: {model['name']} vs {baseline['name']}"),
         Markdown(
-            f"**{model['name']}** {verdict} **{baseline['name']}** on test macro-F1 "
-            f"(margin {margin:+.3f}; {len(doc['labels'])} classes, {model['n']} test notes). "
+            verdict_sentence(doc) + f" ({len(doc['labels'])} classes, {model['n']} test notes). "
             "Each system's temperature is fitted on the validation split; ECE uses "
             f"{len(model['reliability_before'])} equal-width confidence bins. Any-label accuracy "
             "counts a prediction as right when it is any of the specialties its note is filed under."
