@@ -61,6 +61,22 @@ def test_value_checks():
         parse_settings({"env": "x", "compute": {"backend": "batch"}})
 
 
+def test_recipe_keys_are_checked():
+    with pytest.raises(ConfigError, match=r"train\.layer_decay must be in \(0, 1\]"):
+        parse_settings({"env": "x", "train": {"layer_decay": 1.5}})
+    with pytest.raises(ConfigError, match="train.head_learning_rate must be > 0"):
+        parse_settings({"env": "x", "train": {"head_learning_rate": 0.0}})
+    with pytest.raises(ConfigError, match="'pooled' .* needs model.long_note 'chunks'"):
+        parse_settings({"env": "x", "train": {"window_sampling": "pooled"}})
+    with pytest.raises(ConfigError, match="model.wide_folds must be >= 2"):
+        parse_settings({"env": "x", "model": {"wide": "baseline_scores", "wide_folds": 1}})
+    with pytest.raises(ConfigError, match="train.targets"):
+        parse_settings({"env": "x", "train": {"targets": "multi"}})
+    ok = parse_settings({"env": "x", "model": {"long_note": "chunks", "pooling": "mean"},
+                         "train": {"window_sampling": "pooled", "targets": "soft"}})
+    assert (ok.model.pooling, ok.train.window_sampling, ok.train.targets) == ("mean", "pooled", "soft")
+
+
 def test_parse_config_roundtrip_and_bad_json():
     d = parse_config(json.dumps({"env": "t"}))
     assert parse_settings(d).env == "t"
