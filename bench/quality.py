@@ -30,6 +30,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 try:
     import medtx  # noqa: F401
@@ -56,6 +58,30 @@ def parse_overrides(items: list[str]) -> dict:
     return out
 
 
+def paired_margin(model_scores: np.ndarray, base_scores: np.ndarray, y: np.ndarray,
+                  groups: list, resamples: int = 1000, seed: int = 0) -> dict:
+    """The model's test macro-F1 minus the baseline's, with a 95% paired bootstrap interval that
+    resamples distinct notes (a note's rows stay together), and how often the model is ahead."""
+    from sklearn.metrics import f1_score
+
+    y = np.asarray(y)
+    pm, pb = np.asarray(model_scores).argmax(axis=1), np.asarray(base_scores).argmax(axis=1)
+    _, note = np.unique(np.asarray(groups), return_inverse=True)
+    rows_of = [np.flatnonzero(note == g) for g in range(note.max() + 1)]
+    rng = np.random.default_rng(seed)
+    labels = np.unique(y)
+
+    def gap(idx: np.ndarray) -> float:
+        return float(f1_score(y[idx], pm[idx], labels=labels, average="macro", zero_division=0)
+                     - f1_score(y[idx], pb[idx], labels=labels, average="macro", zero_division=0))
+
+    draws = np.array([gap(np.concatenate([rows_of[g] for g in rng.integers(0, len(rows_of), len(rows_of))]))
+                      for _ in range(resamples)])
+    return {"point": gap(np.arange(len(y))), "low": float(np.quantile(draws, 0.025)),
+            "high": float(np.quantile(draws, 0.975)), "p_model_ahead": float((draws > 0).mean()),
+            "resamples": resamples}
+
+
 def run_preset(settings, data: str, preset: str, baseline_only: bool, cache: Path) -> dict:
     """Every stage once for one label preset; returns the JSON row of the run."""
     from medtx.data.prepare import prepare
@@ -69,7 +95,7 @@ def run_preset(settings, data: str, preset: str, baseline_only: bool, cache: Pat
     base = stages.baseline(split, settings)
     seconds["baseline"] = base.seconds
     systems = {"baseline": stages.score_system("baseline", base.val_scores, base.test_scores, split)}
-    history = None
+    history, margin = None, None
     if not baseline_only:
         tok = stages.tokenize(split, settings, cache)
         seconds["tokenize"] = tok.seconds
@@ -78,6 +104,8 @@ def run_preset(settings, data: str, preset: str, baseline_only: bool, cache: Pat
         systems["model"] = stages.score_system("model", ft.val_logits, ft.test_logits, split)
         history = {"best_epoch": ft.best_epoch, "device": ft.device, "precision": ft.precision,
                    "epochs": list(ft.history)}
+        margin = paired_margin(ft.test_logits, base.test_scores, split.y("test"),
+                               list(split.test["group"]))
     ceiling = stages.split_ceiling(split).to_dict()
     summary = {name: {k: getattr(m, k) for k in ("accuracy", "macro_f1", "weighted_f1",
                                                  "any_label_accuracy", "ece_before", "ece_after", "n")}
@@ -95,6 +123,7 @@ def run_preset(settings, data: str, preset: str, baseline_only: bool, cache: Pat
                 model_f1 >= TARGET_MACRO_F1 and model_f1 > summary["baseline"]["macro_f1"]),
         },
         "training": history,
+        "margin": margin,  # model - baseline test macro-F1, paired bootstrap over notes
         "seconds": seconds,
     }
 
@@ -110,6 +139,12 @@ def print_table(rows: list[dict]) -> None:
         c = row["ceiling"]
         print(f"{row['labels']:<7} {'ceiling':<9} {c['rows']:>4} {c['accuracy']:>6.3f} {c['macro_f1']:>8.3f} "
               f"{'':>7} {'':>6}   ({c['multi_label_notes']} of {c['notes']} notes carry several labels)")
+    for row in rows:
+        m = row.get("margin")
+        if m:
+            print(f"{row['labels']}: model - baseline macro-F1 {m['point']:+.3f}, 95% paired bootstrap "
+                  f"interval {m['low']:+.3f} .. {m['high']:+.3f}; model ahead in "
+                  f"{m['p_model_ahead']:.0%} of {m['resamples']} resamples of the test notes")
     for row in rows:
         met = row["target"]["met"]
         if met is not None:

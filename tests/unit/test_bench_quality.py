@@ -71,3 +71,20 @@ def test_recipe_table_rows_come_from_kept_result_files(bench, tmp_path, capsys):
     assert lines[2].startswith("| wide | spec12 |") and "+0.012" in lines[2] and "| GPU |" in lines[2]
     assert '`model.wide="baseline_scores"`' in lines[2] and "10 min (3 ep., best 2)" in lines[2]
     assert lines[3].startswith("| plain |") and "-0.108" in lines[3] and "| CPU |" in lines[3]
+
+
+def test_paired_margin_interval_resamples_whole_notes(bench):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, 200)
+    groups = [f"g{i // 2}" for i in range(200)]  # each note is two rows
+    right = np.eye(4)[y] + rng.normal(0, 0.3, (200, 4))
+    noise = rng.normal(0, 1, (200, 4))
+    ahead = bench.paired_margin(right, noise, y, groups, resamples=200)
+    assert ahead["low"] > 0.4 and ahead["p_model_ahead"] == 1.0
+    assert ahead["low"] <= ahead["point"] <= ahead["high"]
+    behind = bench.paired_margin(noise, right, y, groups, resamples=200)
+    assert behind["high"] < -0.4 and behind["p_model_ahead"] == 0.0
+    same = bench.paired_margin(right, right, y, groups, resamples=20)
+    assert same["low"] == same["high"] == same["point"] == 0.0
