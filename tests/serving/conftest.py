@@ -50,16 +50,28 @@ def labels() -> list[str]:
 
 @pytest.fixture(scope="session")
 def package_dir(tmp_path_factory, tiny_bert, word_tokenizer) -> Path:
-    """A verified tiny model package (2-layer BERT, 3 labels, head windows of 32 tokens)."""
+    """A verified tiny model package shaped like the shipped recipe's: a mean-pool classifier
+    around a 2-layer BERT plus the wide lexical branch (3 labels, head windows of 32 tokens)."""
+    import numpy as np
+
+    from medtx.modeling.baseline import fit_baseline
     from medtx.modeling.features import LongNoteStrategy
-    from medtx.modeling.package import save_package
+    from medtx.modeling.package import add_files, save_package
+    from medtx.modeling.pooling import mean_pool_classifier
+    from medtx.modeling.wide import FILES, KIND, WideBranch
 
     root = tmp_path_factory.mktemp("serving-pkg")
     tok = word_tokenizer(WORDS, root / "tok")
-    model = tiny_bert(tok, labels=LABELS, seed=3)
+    model = mean_pool_classifier(tiny_bert(tok, seed=3), LABELS)
+    texts = _notes(60, seed=11, secret=False)
+    lexical = fit_baseline(texts, np.arange(60) % 3, len(LABELS))
+    branch = WideBranch(lexical, 0.5 * np.eye(3), np.zeros(3))
     meta = {"long_note": LongNoteStrategy(kind="head", max_length=32).to_dict(),
-            "temperature": 1.5, "model_group": "medtx-test", "model_version": 7}
-    return save_package(model, tok, root / "model", meta)
+            "temperature": 1.5, "model_group": "medtx-test", "model_version": 7,
+            "wide": {"kind": KIND, "files": list(FILES)}}
+    pkg = save_package(model, tok, root / "model", meta)
+    add_files(pkg, branch.files())
+    return pkg
 
 
 @pytest.fixture(scope="session")

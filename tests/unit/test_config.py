@@ -11,7 +11,7 @@ from medtx.errors import ConfigError
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("name", ["local.json", "local-chunks.json", "dev.json", "staging.json", "prod.json"])
+@pytest.mark.parametrize("name", ["local.json", "dev.json", "staging.json", "prod.json"])
 def test_shipped_configs_parse(name):
     s = load_settings(ROOT / "configs" / name)
     assert s.env == name.removesuffix(".json")
@@ -23,6 +23,9 @@ def test_local_config_is_offline_and_local():
     assert s.registry.backend == "local"
     assert s.data.path is None
     assert s.model.name_or_path.startswith("bundled:")
+    # the shipped CPU recipe beats the baseline, so the default gate approves only such a model
+    assert s.gate.min_margin_over_baseline >= 0.0
+    assert (s.model.wide, s.model.pooling, s.train.targets) == ("baseline_scores", "mean", "soft")
 
 
 def test_unknown_key_is_named():
