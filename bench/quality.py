@@ -153,10 +153,26 @@ def print_table(rows: list[dict]) -> None:
 
 
 def _recipe(doc: dict) -> str:
-    """The overrides of a run as ``section.key=value`` (what makes the recipe)."""
-    items = [f"{section}.{key}={json.dumps(value)}" for section, values in sorted(doc["overrides"].items())
-             for key, value in sorted(values.items())]
-    return f"`{Path(doc['config']).name}`" + (" " + " ".join(f"`{i}`" for i in items) if items else "")
+    """What makes the recipe, from the run's full settings (not from a config file that may
+    have changed since): window, pooling, wide branch, targets, sampling, optimisation."""
+    m, t = doc["settings"]["model"], doc["settings"]["train"]
+    window = f"{m['long_note']} {m['max_length']}"
+    if m["long_note"] == "chunks":
+        window += f" x{m['max_chunks']} ({t.get('window_sampling', 'all')})"
+    lr = f"lr {t['learning_rate']:g}"
+    if t.get("head_learning_rate"):
+        lr += f", head {t['head_learning_rate']:g}"
+    if t.get("layer_decay", 1.0) != 1.0:
+        lr += f", layer decay {t['layer_decay']:g}"
+    parts = [window, f"{m.get('pooling', 'model')} pooling", f"wide {m.get('wide', 'none')}",
+             f"{t.get('targets', 'single')} targets", lr, f"≤{t['epochs']} ep., patience {t['patience']}"]
+    return ", ".join(parts)
+
+
+def _margin(res: dict, model: dict, base: dict) -> str:
+    m = res.get("margin")
+    point = f"{model['macro_f1'] - base['macro_f1']:+.3f}"
+    return point if not m else f"{point} ({m['low']:+.3f} .. {m['high']:+.3f})"
 
 
 def recipe_table(paths: list[Path]) -> str:
@@ -177,9 +193,9 @@ def recipe_table(paths: list[Path]) -> str:
             rows.append((model["macro_f1"], f"| {Path(path).stem} | {res['labels']} | {_recipe(doc)} "
                          f"| {profile} | {minutes:.0f} min ({len(epochs)} ep., best {training.get('best_epoch')}) "
                          f"| {model['accuracy']:.3f} | {model['macro_f1']:.3f} | {model['any_label_accuracy']:.3f} "
-                         f"| {base['macro_f1']:.3f} | {model['macro_f1'] - base['macro_f1']:+.3f} |"))
-    head = ("| recipe | labels | settings (over the config) | profile | fine-tune | accuracy | macro-F1 "
-            "| any-label acc. | baseline macro-F1 | margin |\n|---|---|---|---|---|---|---|---|---|---|")
+                         f"| {base['macro_f1']:.3f} | {_margin(res, model, base)} |"))
+    head = ("| recipe | labels | settings | profile | fine-tune | accuracy | macro-F1 "
+            "| any-label acc. | baseline macro-F1 | margin (95% interval) |\n|---|---|---|---|---|---|---|---|---|---|")
     return "\n".join([head] + [r for _, r in sorted(rows, key=lambda r: (r[1].split("|")[2], -r[0]))])
 
 

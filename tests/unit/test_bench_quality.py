@@ -50,8 +50,11 @@ def test_missing_data_is_a_clear_error(bench, tmp_path, capsys):
 
 
 def test_recipe_table_rows_come_from_kept_result_files(bench, tmp_path, capsys):
-    def result(name, f1, base_f1, device, overrides):
-        doc = {"config": "configs/local.json", "overrides": overrides, "results": [{
+    def result(name, f1, base_f1, device, model):
+        settings = {"model": {"long_note": "head_tail", "max_length": 128, "max_chunks": 8, **model},
+                    "train": {"learning_rate": 3e-5, "head_learning_rate": 1e-3, "layer_decay": 1.0,
+                              "epochs": 6, "patience": 2, "targets": "soft"}}
+        doc = {"config": "configs/local.json", "settings": settings, "results": [{
             "labels": "spec12", "seconds": {"finetune": 600.0},
             "training": {"device": device, "best_epoch": 2, "epochs": [{}, {}, {}]},
             "systems": {"model": {"accuracy": 0.7, "macro_f1": f1, "any_label_accuracy": 0.9},
@@ -61,15 +64,16 @@ def test_recipe_table_rows_come_from_kept_result_files(bench, tmp_path, capsys):
         return path
 
     worse = result("plain", 0.651, 0.759, "cpu", {})
-    better = result("wide", 0.771, 0.759, "cuda:0", {"model": {"wide": "baseline_scores"}})
+    better = result("wide", 0.771, 0.759, "cuda:0", {"wide": "baseline_scores", "pooling": "mean"})
     baseline_only = tmp_path / "base.json"
-    baseline_only.write_text(json.dumps({"config": "c.json", "overrides": {}, "results": [
+    baseline_only.write_text(json.dumps({"config": "c.json", "settings": {}, "results": [
         {"labels": "spec12", "seconds": {}, "systems": {"baseline": {"macro_f1": 0.7}}}]}))
     assert bench.main(["--table", str(worse), str(better), str(baseline_only)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("| recipe |") and len(lines) == 4  # header, rule, two models
     assert lines[2].startswith("| wide | spec12 |") and "+0.012" in lines[2] and "| GPU |" in lines[2]
-    assert '`model.wide="baseline_scores"`' in lines[2] and "10 min (3 ep., best 2)" in lines[2]
+    assert "head_tail 128, mean pooling, wide baseline_scores, soft targets, lr 3e-05, head 0.001" in lines[2]
+    assert "10 min (3 ep., best 2)" in lines[2] and "model pooling, wide none" in lines[3]
     assert lines[3].startswith("| plain |") and "-0.108" in lines[3] and "| CPU |" in lines[3]
 
 
