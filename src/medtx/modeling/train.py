@@ -6,6 +6,11 @@ GPU, class-weighted cross-entropy, backward, gradient clipping, AdamW (fused on 
 warmup + linear decay schedule. Batches are grouped by length and padded per batch; the step
 never waits for the GPU (the loss stays on the device until the epoch ends).
 
+Targets are class ids or soft label distributions (:mod:`targets`); a wide branch (a linear
+map of lexical class scores, :mod:`wide`) can be trained with the transformer; with
+``window_sampling: pooled`` a batch holds whole notes and window logits are mean-pooled before
+the loss; parameter groups give layer-wise learning-rate decay and a head learning rate.
+
 Devices, seeds and precision live in :mod:`runtime`, batching in :mod:`windows`, the loss in
 :mod:`loss` and inference in :mod:`inference` (which never imports this module).
 """
