@@ -61,19 +61,19 @@ def parse_overrides(items: list[str]) -> dict:
 def paired_margin(model_scores: np.ndarray, base_scores: np.ndarray, y: np.ndarray,
                   groups: list, resamples: int = 1000, seed: int = 0) -> dict:
     """The model's test macro-F1 minus the baseline's, with a 95% paired bootstrap interval that
-    resamples distinct notes (a note's rows stay together), and how often the model is ahead."""
-    from sklearn.metrics import f1_score
+    resamples distinct notes (a note's rows stay together), and how often the model is ahead.
+    Macro-F1 is the evaluation's (:func:`medtx.evaluation.metrics.macro_f1`)."""
+    from medtx.evaluation.metrics import macro_f1
 
     y = np.asarray(y)
     pm, pb = np.asarray(model_scores).argmax(axis=1), np.asarray(base_scores).argmax(axis=1)
     _, note = np.unique(np.asarray(groups), return_inverse=True)
     rows_of = [np.flatnonzero(note == g) for g in range(note.max() + 1)]
     rng = np.random.default_rng(seed)
-    labels = np.unique(y)
+    k = int(max(y.max(), pm.max(), pb.max())) + 1
 
-    def gap(idx: np.ndarray) -> float:
-        return float(f1_score(y[idx], pm[idx], labels=labels, average="macro", zero_division=0)
-                     - f1_score(y[idx], pb[idx], labels=labels, average="macro", zero_division=0))
+    def gap(idx: np.ndarray) -> float:  # the evaluation's macro-F1 on each resample
+        return macro_f1(y[idx], pm[idx], k) - macro_f1(y[idx], pb[idx], k)
 
     draws = np.array([gap(np.concatenate([rows_of[g] for g in rng.integers(0, len(rows_of), len(rows_of))]))
                       for _ in range(resamples)])

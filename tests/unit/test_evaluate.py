@@ -268,3 +268,24 @@ def test_label_ceiling_rejects_mismatched_inputs():
         label_ceiling(np.array([0, 1]), ["a"], 2)
     with pytest.raises(ValueError, match="equal-length"):
         label_ceiling(np.array([], dtype=int), [], 2)
+
+
+def test_macro_f1_matches_the_evaluation_metrics():
+    from medtx.evaluation.metrics import classification_metrics, macro_f1
+
+    rng = np.random.default_rng(4)
+    t, p = rng.integers(0, 5, 80), rng.integers(0, 6, 80)  # class 5 only predicted
+    labels = [f"c{i}" for i in range(7)]  # class 6 in neither
+    assert macro_f1(t, p, 7) == pytest.approx(classification_metrics(t, p, labels)["macro_f1"])
+    t[:3] = -1  # unknown true labels are misses
+    assert macro_f1(t, p, 7) == pytest.approx(classification_metrics(t, p, labels)["macro_f1"])
+
+
+def test_fast_macro_f1_counts_unknown_truths_as_misses():
+    from sklearn.metrics import f1_score
+
+    from medtx.evaluation.metrics import macro_f1
+
+    t, p = np.array([0, 1, 2, -1, 1]), np.array([0, 1, 1, 2, 1])
+    expected = f1_score([0, 1, 2, 9, 1], [0, 1, 1, 2, 1], labels=[0, 1, 2], average="macro")
+    assert macro_f1(t, p, 3) == pytest.approx(expected)

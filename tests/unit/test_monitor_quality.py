@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from medtx.config import MonitorSettings
-from medtx.monitor.quality import _macro_f1, estimate, measure
+from medtx.monitor.quality import estimate, measure
 from medtx.monitor.rules import decide
 from medtx.monitor.store import MonitorStore
 
@@ -53,14 +53,6 @@ def test_too_few_labels_give_no_measurement_but_an_estimate_and_unknown_counts()
     assert q.unknown_label_ids == 7 and q.unknown_classes == 1
     assert q.estimated_accuracy.value == pytest.approx(0.6)
     assert estimate([]) is None
-
-
-def test_fast_macro_f1_counts_unknown_truths_as_misses():
-    from sklearn.metrics import f1_score
-
-    t, p = np.array([0, 1, 2, -1, 1]), np.array([0, 1, 1, 2, 1])
-    expected = f1_score([0, 1, 2, 9, 1], [0, 1, 1, 2, 1], labels=[0, 1, 2], average="macro")
-    assert _macro_f1(t, p, 3) == pytest.approx(expected)
 
 
 def _win(drifted=(), status="judged", version=1, fired=False, f1=None):

@@ -14,6 +14,8 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from medtx.evaluation.metrics import macro_f1 as macro_f1_of
+
 
 @dataclass(frozen=True)
 class Interval:
@@ -54,16 +56,6 @@ class Quality:
             out[k] = v.to_dict() if v is not None else None
         out["measured"], out["estimate_is_estimate"] = self.measured, True
         return out
-
-
-def _macro_f1(t: np.ndarray, p: np.ndarray, k: int) -> float:
-    """Macro-F1 over classes present in truth or prediction; ``t == -1`` is an unknown class."""
-    known = t >= 0
-    tp = np.bincount(t[known & (t == p)], minlength=k)
-    support = np.bincount(t[known], minlength=k)
-    predicted = np.bincount(p, minlength=k)
-    present = (support + predicted) > 0
-    return float(np.mean(2.0 * tp[present] / (support[present] + predicted[present])))
 
 
 def _interval(point: float, samples: np.ndarray, level: float) -> Interval:
@@ -117,7 +109,7 @@ def measure(joined: pd.DataFrame, labels: Sequence[str], n_notes: int, confidenc
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(t), size=(resamples, len(t)))
     k = len(labels)
-    f1s = np.array([_macro_f1(t[d], p[d], k) for d in draws])
+    f1s = np.array([macro_f1_of(t[d], p[d], k) for d in draws])
     return Quality(**base, accuracy=_interval(float(right.mean()), right[draws].mean(axis=1), level),
-                   macro_f1=_interval(_macro_f1(t, p, k), f1s, level),
+                   macro_f1=_interval(macro_f1_of(t, p, k), f1s, level),
                    any_label_accuracy=_interval(float(any_ok.mean()), any_ok[draws].mean(axis=1), level))
