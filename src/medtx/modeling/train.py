@@ -126,12 +126,16 @@ class TrainStep:
             else self._eager_forward_loss
 
     def logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
-               pool: torch.Tensor | None = None, wide: torch.Tensor | None = None) -> torch.Tensor:
+               pool: torch.Tensor | None = None, wide: torch.Tensor | None = None,
+               n_notes: int | None = None) -> torch.Tensor:
+        """Logits per target row; with ``pool``, the mean of each note's window logits
+        (``n_notes``: notes in the batch, known on the host, so the step never waits on the
+        device to count them)."""
         with autocast_for(self.device, self.precision):
             logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
         logits = logits.float()
         if pool is not None:
-            n = int(pool.max().item()) + 1
+            n = int(pool.max().item()) + 1 if n_notes is None else int(n_notes)
             sums = torch.zeros(n, logits.shape[1], device=logits.device).index_add_(0, pool, logits)
             counts = torch.bincount(pool, minlength=n).clamp_min(1).to(logits.dtype)
             logits = sums / counts[:, None]
@@ -142,7 +146,8 @@ class TrainStep:
     def _eager_forward_loss(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
                             labels: torch.Tensor, pool: torch.Tensor | None = None,
                             wide: torch.Tensor | None = None) -> torch.Tensor:
-        return weighted_loss(self.logits(input_ids, attention_mask, pool, wide), labels, self.weights)
+        logits = self.logits(input_ids, attention_mask, pool, wide, n_notes=labels.shape[0])
+        return weighted_loss(logits, labels, self.weights)
 
     def __call__(self, batch: dict) -> torch.Tensor:
         """Run one step; returns the batch loss as a detached tensor on the device."""
@@ -234,13 +239,6 @@ def _validate(model: Any, val: Encoded, y: np.ndarray, batch_size: int,
             "val_accuracy": float((y == pred).mean())}, logits
 
 
-def _head_logits(head: Any, features: np.ndarray) -> np.ndarray:
-    with torch.no_grad():
-        w = head.weight.detach().float().cpu().numpy()
-        b = head.bias.detach().float().cpu().numpy()
-    return (np.asarray(features, dtype=np.float32) @ w.T + b).astype(np.float32)
-
-
 def finetune(model: Any, train: Encoded, y_train: Any, val: Encoded, y_val: Any, settings: Any,
              pad_id: int, progress: bool = True, wide: Optional[WideInputs] = None) -> TrainResult:
     """Fine-tune ``model`` and keep the epoch with the best validation macro-F1.
@@ -250,7 +248,7 @@ def finetune(model: Any, train: Encoded, y_train: Any, val: Encoded, y_val: Any,
     """
     from tqdm.auto import tqdm
 
-    from medtx.modeling.wide import torch_head
+    from medtx.modeling.wide import head_arrays, linear_logits, torch_head
 
     set_seed(settings.seed)
     y_train = np.array(y_train, dtype=np.float32 if np.ndim(y_train) == 2 else np.int64)
@@ -306,7 +304,7 @@ def finetune(model: Any, train: Encoded, y_train: Any, val: Encoded, y_val: Any,
                                 "lower train.learning_rate or use precision fp32")
         val_metrics, val_logits = _validate(
             model, val, y_val, settings.batch_size * 2,
-            None if head is None else _head_logits(head, wide.val))
+            None if head is None else linear_logits(wide.val, *head_arrays(head)))
         rec = {"epoch": epoch, "train_loss": train_loss, **val_metrics,
                "seconds": time.perf_counter() - t0, "train_windows": seen,
                "samples_per_s": seen / train_s}
@@ -318,9 +316,7 @@ def finetune(model: Any, train: Encoded, y_train: Any, val: Encoded, y_val: Any,
         if score > best:
             best, best_epoch, best_val_logits, stale = score, epoch, val_logits, 0
             best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-            best_head = None if head is None else (
-                head.weight.detach().float().cpu().numpy().copy(),
-                head.bias.detach().float().cpu().numpy().copy())
+            best_head = None if head is None else head_arrays(head)
         else:
             stale += 1
             if stale >= settings.patience:

@@ -57,7 +57,7 @@ class WideBranch:
 
     def logits_from(self, features: np.ndarray) -> np.ndarray:
         """The branch's share of the logits for precomputed :meth:`features`."""
-        return (np.asarray(features, dtype=np.float32) @ self.weight.T + self.bias).astype(np.float32)
+        return linear_logits(features, self.weight, self.bias)
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         return self.logits_from(self.features(texts))
@@ -86,6 +86,12 @@ class WideBranch:
             return cls(baseline, arrays["weight"], arrays["bias"])
         except (ValueError, KeyError, TypeError, SafetensorError) as exc:
             raise ModelLoadError(f"{where}: cannot read the wide branch ({exc})") from None
+
+
+def linear_logits(features: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """``features @ weight.T + bias`` in float32: the wide head's share of the logits."""
+    return (np.asarray(features, dtype=np.float32) @ np.asarray(weight, dtype=np.float32).T
+            + np.asarray(bias, dtype=np.float32)).astype(np.float32)
 
 
 def load_wide(root: Path, meta: dict) -> Optional[WideBranch]:
@@ -128,6 +134,12 @@ def initial_head(features: np.ndarray, y: np.ndarray, n_classes: int, seed: int 
     bias[fit.classes_] = fit.intercept_ if len(present) > 2 else np.array(
         [-fit.intercept_[0], fit.intercept_[0]]) / 2
     return weight, bias
+
+
+def head_arrays(head: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(weight, bias) of a :func:`torch_head` as float32 numpy copies."""
+    return (head.weight.detach().float().cpu().numpy().copy(),
+            head.bias.detach().float().cpu().numpy().copy())
 
 
 def torch_head(weight: np.ndarray, bias: np.ndarray) -> Any:
