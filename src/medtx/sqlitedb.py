@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import time
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -16,8 +17,39 @@ def connect(path: Path, timeout_s: float = 30.0) -> sqlite3.Connection:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), timeout=timeout_s, isolation_level=None)
     conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
-    conn.execute("PRAGMA journal_mode = WAL")
+    try:
+        _use_wal(conn, Path(path), timeout_s)
+    except BaseException:
+        conn.close()
+        raise
     return conn
+
+
+def _use_wal(conn: sqlite3.Connection, path: Path, timeout_s: float) -> None:
+    """Put the file in WAL mode (it stays so), retrying while other connections hold it.
+
+    Changing the journal mode needs the file to itself, and SQLite answers a contended change
+    with "database is locked" at once, without waiting on the busy timeout; a fresh file opened
+    by several processes together hits that. So the change is retried until ``timeout_s``.
+    """
+    deadline = time.monotonic() + timeout_s
+    delay = 0.002
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                return
+            if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() == "wal":
+                return  # an unchanged mode comes back when the switch could not be made
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise sqlite3.OperationalError(
+                    f"could not switch {path} to WAL within {timeout_s:g} s: {exc}") from exc
+        if time.monotonic() >= deadline:
+            return  # still usable in rollback-journal mode: writers serialise on the busy timeout
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
 
 
 @contextlib.contextmanager

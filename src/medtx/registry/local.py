@@ -28,7 +28,7 @@ from medtx.registry.base import (
     listing_digest, metric_summary, missing_version, replace_dir, transition_allowed, utc_now,
     verify_listing, verify_package,
 )
-from medtx.sqlitedb import transaction
+from medtx.sqlitedb import connect, transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS groups (name TEXT PRIMARY KEY, created_at TEXT NOT NULL);
@@ -63,11 +63,8 @@ class LocalRegistry(Registry):
 
     def _connect(self) -> sqlite3.Connection:
         """A connection in autocommit mode with WAL, a busy timeout and the schema in place."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.db_path, timeout=self.timeout_s, isolation_level=None)
-        conn.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
+        conn = connect(self.db_path, self.timeout_s)
         if not self._ready:
-            conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("BEGIN IMMEDIATE")
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
