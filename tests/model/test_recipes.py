@@ -1,4 +1,4 @@
-"""Recipe parts: soft targets for notes filed under several labels, the wide-and-deep model
+"""Recipe parts: soft and label-set targets for notes filed under several labels, the wide-and-deep model
 (lexical class scores joined with the transformer), whole-note (pooled) training and
 layer-wise learning rates; and that a wide-and-deep package serves what evaluation scored.
 """
@@ -58,6 +58,62 @@ def test_soft_loss_equals_weighted_cross_entropy_on_one_hot_targets():
     target = torch.tensor([[0.5, 0.5, 0.0]])
     even, sure = torch.tensor([[3.0, 3.0, -3.0]]), torch.tensor([[6.0, 0.0, -3.0]])
     assert weighted_loss(even, target, None) < weighted_loss(sure, target, None)
+
+
+def test_multilabel_targets_mark_every_label_of_a_note():
+    labels = ["a", "b", "c"]
+    frame = _frame([("x", "a", ["a", "b"]), ("y", "c", ["c"]), ("x", "b", ["a", "b"]),
+                    ("z", "b", ["b", "surgery"])])
+    rows, sets = note_targets(frame, labels, "multilabel")
+    assert rows.tolist() == [0, 1, 3]
+    np.testing.assert_array_equal(sets, [[1, 1, 0], [0, 0, 1], [0, 1, 0]])
+    with pytest.raises(ValueError, match="'single', 'soft' or 'multilabel'"):
+        note_targets(frame, labels, "sets")
+
+
+def test_multilabel_loss_asks_each_class_whether_it_is_in_the_set():
+    torch.manual_seed(0)
+    logits = torch.randn(5, 3)
+    sets = torch.tensor([[1, 1, 0], [0, 0, 1], [0, 1, 0], [1, 0, 0], [0, 0, 1]]).float()
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, sets, reduction="none").sum(1).mean()
+    assert torch.allclose(weighted_loss(logits, sets, None, multilabel=True), bce, atol=1e-6)
+    # class weights scale the positive terms only
+    w = torch.tensor([2.0, 1.0, 0.5])
+    manual = -(sets * w * torch.nn.functional.logsigmoid(logits)
+               + (1 - sets) * torch.nn.functional.logsigmoid(-logits)).sum(1).mean()
+    assert torch.allclose(weighted_loss(logits, sets, w, multilabel=True), manual, atol=1e-6)
+    # a note in two classes: surer of both is better, where soft targets only want them equal
+    target = torch.tensor([[1.0, 1.0, 0.0]])
+    even, surer = torch.tensor([[3.0, 3.0, -3.0]]), torch.tensor([[6.0, 6.0, -3.0]])
+    assert weighted_loss(surer, target, None, multilabel=True) < weighted_loss(even, target, None, multilabel=True)
+    assert torch.isclose(weighted_loss(surer, target / 2, None), weighted_loss(even, target / 2, None), atol=5e-3)
+
+
+def test_multilabel_fine_tune_learns_and_refuses_distributions(tiny_model_factory, toy_train_settings,
+                                                                tiny_tokenizer, toy_strategy, toy_set):
+    from medtx.modeling.features import encode_texts
+
+    x_train, y_train = toy_set(40, seed=1)
+    x_val, y_val = toy_set(6, seed=2)
+    sets = np.eye(3, dtype=np.float32)[y_train]
+    second = np.arange(0, len(y_train), 6)  # one note in six is filed under a second class too
+    sets[second, (y_train[second] + 1) % 3] = 1.0
+    enc_train = encode_texts(x_train, tiny_tokenizer, toy_strategy)
+    enc_val = encode_texts(x_val, tiny_tokenizer, toy_strategy)
+    settings = replace(toy_train_settings, targets="multilabel")
+    result = finetune(tiny_model_factory(), enc_train, sets, enc_val, y_val, settings,
+                      pad_id=tiny_tokenizer.pad_token_id, progress=False)
+    assert result.history[result.best_epoch - 1]["val_macro_f1"] >= 0.9
+    assert (result.val_logits.argmax(axis=1) == y_val).mean() >= 0.9
+    step = TrainStep(tiny_model_factory().eval(), settings, torch.device("cpu"), total_steps=1)
+    ids, mask = torch.tensor([[2, 10, 3], [2, 11, 3]]), torch.ones(2, 3, dtype=torch.long)
+    labels = torch.tensor([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    with torch.no_grad():  # the step's loss is the per-class one, not a cross-entropy
+        assert torch.isclose(step._eager_forward_loss(ids, mask, labels),
+                             weighted_loss(step.logits(ids, mask), labels, None, multilabel=True))
+    with pytest.raises(TrainingError, match="label sets"):
+        finetune(tiny_model_factory(), enc_train, sets / sets.sum(axis=1, keepdims=True), enc_val,
+                 y_val, replace(settings, epochs=1), pad_id=0, progress=False)
 
 
 # --- the lexical branch -----------------------------------------------------------------------

@@ -105,8 +105,9 @@ class TrainSettings:
     window_sampling: Literal["all", "one_per_note", "pooled"] = "all"
     # "pooled" (chunks): every window of a note in one batch, logits mean-pooled before the loss
     # targets: "single" trains each row towards its one label; "soft" trains each distinct note
-    # towards the set of specialties it is filed under (uniform over the set)
-    targets: Literal["single", "soft"] = "single"
+    # towards the set of specialties it is filed under (uniform over the set); "multilabel" trains
+    # each distinct note on every class independently (sigmoid per class: is it in the note's set?)
+    targets: Literal["single", "soft", "multilabel"] = "single"
     layer_decay: Float = 1.0  # layer-wise learning-rate decay (1.0 = one rate for every layer)
     head_learning_rate: Optional[Float] = None  # classifier head (and wide branch); None = learning_rate
 

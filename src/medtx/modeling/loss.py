@@ -1,5 +1,6 @@
 """The training loss: per-class weights and class-weighted cross-entropy, for hard labels
-(one class id per row) or soft targets (a distribution over classes per note)."""
+(one class id per row) or soft targets (a distribution over classes per note), and a per-class
+binary cross-entropy for label-set targets (``multilabel``)."""
 from __future__ import annotations
 
 from typing import Literal
@@ -42,12 +43,21 @@ def class_weights(y: np.ndarray, n_classes: int,
 
 
 def weighted_loss(logits: torch.Tensor, target: torch.Tensor,
-                  weights: torch.Tensor | None) -> torch.Tensor:
+                  weights: torch.Tensor | None, multilabel: bool = False) -> torch.Tensor:
     """Cross-entropy in fp32, weighted per class (mean over the batch's total weight).
 
     ``target``: class ids ``[n]`` or soft targets ``[n, k]`` (rows summing to 1); for one-hot
-    rows both give the same value.
+    rows both give the same value. With ``multilabel``, ``target`` holds 0/1 set indicators
+    ``[n, k]`` and the loss is the binary cross-entropy of each class's logit, summed over
+    classes and averaged over notes (the scale of one cross-entropy per note), the positive
+    terms weighted by the class weight (so a rare class's members count as a common one's).
     """
+    if multilabel:
+        t = target.float()
+        pos = t if weights is None else t * weights[None, :]
+        logits = logits.float()
+        terms = pos * F.logsigmoid(logits) + (1.0 - t) * F.logsigmoid(-logits)
+        return -terms.sum(dim=1).mean()
     if target.dim() == 1:
         return F.cross_entropy(logits.float(), target, weight=weights)
     logp = F.log_softmax(logits.float(), dim=-1)

@@ -6,7 +6,7 @@ GPU, class-weighted cross-entropy, backward, gradient clipping, AdamW (fused on 
 warmup + linear decay schedule. Batches are grouped by length and padded per batch; the step
 never waits for the GPU (the loss stays on the device until the epoch ends).
 
-Targets are class ids or soft label distributions (:mod:`targets`); a wide branch (a linear
+Targets are class ids, soft label distributions or label sets (:mod:`targets`); a wide branch (a linear
 map of lexical class scores, :mod:`wide`) can be trained with the transformer; with
 ``window_sampling: pooled`` a batch holds whole notes and window logits are mean-pooled before
 the loss; parameter groups give layer-wise learning-rate decay and a head learning rate.
@@ -116,6 +116,7 @@ class TrainStep:
         self.precision = pick_precision(settings.precision, device)
         self.weights = None if weights is None else weights.to(device)
         self.max_grad_norm = max_grad_norm
+        self.multilabel = getattr(settings, "targets", "single") == "multilabel"
         groups = param_groups(model, settings, [wide] if wide is not None else [])
         self.params = [p for g in groups for p in g["params"]]
         self.optimizer = torch.optim.AdamW(groups, lr=settings.learning_rate,
@@ -147,7 +148,7 @@ class TrainStep:
                             labels: torch.Tensor, pool: torch.Tensor | None = None,
                             wide: torch.Tensor | None = None) -> torch.Tensor:
         logits = self.logits(input_ids, attention_mask, pool, wide, n_notes=labels.shape[0])
-        return weighted_loss(logits, labels, self.weights)
+        return weighted_loss(logits, labels, self.weights, self.multilabel)
 
     def __call__(self, batch: dict) -> torch.Tensor:
         """Run one step; returns the batch loss as a detached tensor on the device."""
@@ -199,9 +200,16 @@ def stratified_subsample(y: np.ndarray, cap: int, seed: int) -> np.ndarray:
     return np.sort(keep)
 
 
-def _check_inputs(enc: Encoded, y: np.ndarray, n_classes: int, name: str) -> None:
+def _check_inputs(enc: Encoded, y: np.ndarray, n_classes: int, name: str,
+                  multilabel: bool = False) -> None:
     if enc.n_notes == 0:
         raise TrainingError(f"the {name} split is empty; fine-tuning needs notes in it")
+    if y.ndim == 2 and multilabel:
+        if y.shape != (enc.n_notes, n_classes) or not np.isin(y, (0.0, 1.0)).all() \
+                or (y.sum(axis=1) < 1).any():
+            raise TrainingError(f"{name}: {enc.n_notes} encoded notes need as many label sets "
+                                f"of {n_classes} 0/1 values with at least one 1; got {y.shape}")
+        return
     if y.ndim == 2:
         if y.shape != (enc.n_notes, n_classes) or (y < 0).any() \
                 or not np.allclose(y.sum(axis=1), 1.0, atol=1e-4):
@@ -243,7 +251,8 @@ def finetune(model: Any, train: Encoded, y_train: Any, val: Encoded, y_val: Any,
              pad_id: int, progress: bool = True, wide: Optional[WideInputs] = None) -> TrainResult:
     """Fine-tune ``model`` and keep the epoch with the best validation macro-F1.
 
-    ``y_train``: one class id per training note, or soft targets ``[n_notes, n_classes]``;
+    ``y_train``: one class id per training note, soft targets ``[n_notes, n_classes]``, or
+    0/1 label sets of that shape with ``settings.targets == "multilabel"``;
     ``wide``: train a wide branch with the transformer (its head is returned in the result).
     """
     from tqdm.auto import tqdm
@@ -254,7 +263,7 @@ def finetune(model: Any, train: Encoded, y_train: Any, val: Encoded, y_val: Any,
     y_train = np.array(y_train, dtype=np.float32 if np.ndim(y_train) == 2 else np.int64)
     y_val = np.array(y_val, dtype=np.int64)
     n_classes = int(model.config.num_labels)
-    _check_inputs(train, y_train, n_classes, "train")
+    _check_inputs(train, y_train, n_classes, "train", settings.targets == "multilabel")
     _check_inputs(val, y_val, n_classes, "validation")
     wide_train = None if wide is None else np.asarray(wide.train, dtype=np.float32)
     if wide is not None and (len(wide_train) != train.n_notes or len(wide.val) != val.n_notes):
