@@ -143,6 +143,24 @@ def test_exported_baseline_scores_exactly_like_the_fitted_one():
         Baseline.restore(spec, arrays)
 
 
+def test_wide_head_for_label_sets_starts_per_class():
+    from medtx.modeling.wide import initial_head
+
+    rng = np.random.default_rng(0)
+    sets = np.zeros((90, 4), dtype=np.float32)
+    sets[np.arange(90), np.arange(90) % 3] = 1.0
+    sets[::5, 1] = 1.0  # some notes also carry class 1; class 3 is in no set
+    scores = sets * 3.0 + rng.normal(0, 0.3, sets.shape)
+    weight, bias = initial_head(scores, sets.argmax(axis=1), 4, sets=sets)
+    member = 1 / (1 + np.exp(-(scores @ weight.T + bias)))
+    assert member[sets == 1].min() > 0.5 and member[:, :3][sets[:, :3] == 0].max() < 0.5
+    assert (weight[3] == 0).all() and bias[3] == -5.0  # never a member: unlikely everywhere
+    everywhere = np.ones_like(sets)
+    assert (initial_head(scores, sets.argmax(axis=1), 4, sets=everywhere)[1] == 5.0).all()
+    with pytest.raises(ValueError, match="label sets of shape"):
+        initial_head(scores, sets.argmax(axis=1), 4, sets=sets[:10])
+
+
 def test_out_of_fold_scores_come_from_fits_that_never_saw_the_note_or_its_twin():
     # Each group's text holds a token no other group has, plus a twin row with the same text:
     # a fit that saw the group scores its label high; an out-of-fold fit cannot know it.

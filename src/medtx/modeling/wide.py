@@ -115,16 +115,35 @@ def load_wide(root: Path, meta: dict) -> Optional[WideBranch]:
 
 
 def initial_head(features: np.ndarray, y: np.ndarray, n_classes: int, seed: int = 0,
-                 balanced: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                 balanced: bool = True, sets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A starting point for the branch's head: multinomial logistic regression of the labels on
     the (out-of-fold) scores, so training starts from the calibrated stacked baseline and the
     transformer learns what the lexical scores miss. Classes absent from ``y`` keep weight 0
-    and a low bias. ``balanced``: class-balanced, like the training loss's default weights."""
+    and a low bias. ``balanced``: class-balanced, like the training loss's default weights.
+
+    ``sets`` (0/1 label sets ``[len(features), n_classes]``, for ``multilabel`` targets): one
+    binary logistic regression per class instead, the start that a per-class loss expects (a
+    multinomial head's logits are only defined up to a shared shift, which a sigmoid reads as
+    every class being likely or none)."""
     from sklearn.linear_model import LogisticRegression
 
-    y = np.asarray(y, dtype=np.int64)
     weight = np.zeros((n_classes, n_classes), dtype=np.float32)
     bias = np.full(n_classes, -5.0, dtype=np.float32)
+    if sets is not None:
+        sets = np.asarray(sets)
+        if sets.shape != (len(features), n_classes):
+            raise ValueError(f"label sets of shape {sets.shape}, expected {(len(features), n_classes)}")
+        for c in range(n_classes):
+            member = sets[:, c] > 0
+            if member.all():
+                bias[c] = 5.0
+            elif member.any():
+                fit = LogisticRegression(C=1.0, max_iter=1000, random_state=seed,
+                                         class_weight="balanced" if balanced else None)
+                fit.fit(features, member.astype(np.int64))
+                weight[c], bias[c] = fit.coef_[0], fit.intercept_[0]
+        return weight, bias
+    y = np.asarray(y, dtype=np.int64)
     present = np.unique(y)
     if len(present) < 2:
         return np.eye(n_classes, dtype=np.float32), np.zeros(n_classes, dtype=np.float32)

@@ -193,7 +193,7 @@ def finetune(split: Split, tok: Tokenized, settings: Settings, pathspec: str) ->
     model = load_classifier(tok.source, split.labels, pooling=settings.model.pooling)
     enc = tok.encoded
     rows, targets = note_targets(split.train, split.labels, settings.train.targets)
-    wide = wide_inputs(split, rows, settings) if settings.model.wide != "none" else None
+    wide = wide_inputs(split, rows, settings, targets) if settings.model.wide != "none" else None
     result = train.finetune(
         model, enc["train"].select(rows), targets, enc["val"], split.y("val"), settings.train,
         tok.pad_id, wide=None if wide is None else wide[1],
@@ -226,10 +226,12 @@ def finetune(split: Split, tok: Tokenized, settings: Settings, pathspec: str) ->
     )
 
 
-def wide_inputs(split: Split, rows: np.ndarray, settings: Settings) -> tuple[Any, Any, np.ndarray]:
+def wide_inputs(split: Split, rows: np.ndarray, settings: Settings,
+                targets: Any = None) -> tuple[Any, Any, np.ndarray]:
     """The wide branch's lexical model (the baseline fitted on every training row), its
     features for training (out-of-fold, at ``rows``) and validation, its first head, and the
-    test features: ``(baseline, WideInputs, test features)``."""
+    test features: ``(baseline, WideInputs, test features)``. ``targets``: the training
+    targets at ``rows`` (label sets with ``multilabel``, which start the head per class)."""
     from medtx.modeling.baseline import fit_baseline, out_of_fold_scores
     from medtx.modeling.train import WideInputs
     from medtx.modeling.wide import initial_head
@@ -240,8 +242,11 @@ def wide_inputs(split: Split, rows: np.ndarray, settings: Settings) -> tuple[Any
     lexical = fit_baseline(texts, y, n, seed=seed, settings=knobs)
     oof = out_of_fold_scores(texts, y, list(split.train["group"]), n, settings.model.wide_folds,
                              seed=seed, settings=knobs)
-    weight, bias = initial_head(oof, y, n, seed=seed,
-                                balanced=settings.train.class_weights != "none")
+    balanced = settings.train.class_weights != "none"
+    if settings.train.targets == "multilabel":
+        weight, bias = initial_head(oof[rows], y[rows], n, seed=seed, balanced=balanced, sets=targets)
+    else:
+        weight, bias = initial_head(oof, y, n, seed=seed, balanced=balanced)
     inputs = WideInputs(train=oof[rows], val=lexical.decision_scores(list(split.val["text"])),
                         weight=weight, bias=bias)
     log.info("wide branch: lexical scores of %d training rows from %d out-of-fold fits (%.1fs)",
