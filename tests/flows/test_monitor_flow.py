@@ -2,9 +2,10 @@
 
 Traffic is sent over HTTP to the prod endpoint, captured by its server, and each MonitorFlow run
 judges the records that arrived since the last one: held-out notes give no drift; truncated
-notes, notes in another template, notes with a section missing and a different specialty mix
-each move the signals they should; the last fired rule, run with ``--retrain``, starts TrainFlow
-with the payload, which TrainFlow records (one deployment serves the whole sequence).
+notes and a different specialty mix (and, in the slow tier, notes in another template and notes
+with a section missing) each move the signals they should; the last fired rule, run with
+``--retrain``, starts TrainFlow with the payload, which TrainFlow records (one deployment serves
+the whole sequence).
 """
 from __future__ import annotations
 
@@ -75,7 +76,14 @@ def _monitor(run_flow, tmp_path, cfg, **params):
     return run["decide"].task.data.report
 
 
-def test_monitor_flow_tells_unchanged_from_shifted_traffic_and_starts_the_retrain(tmp_path, monitored, run_flow):
+@pytest.mark.parametrize("kinds", [
+    pytest.param(("truncated", "specialty_mix"), id="structure-and-case-mix"),
+    pytest.param(tuple(SHIFT_SIGNALS), id="every-shift", marks=pytest.mark.slow),
+])
+def test_monitor_flow_tells_unchanged_from_shifted_traffic_and_starts_the_retrain(
+        tmp_path, monitored, run_flow, kinds):
+    # The default tier sends one structural shift and the case-mix shift through the flow; the
+    # slow tier sends all four (each shift's signals are also checked in test_monitor_drift).
     cfg, port = monitored
     state = tmp_path / "monitor" / "medtx-prod"
 
@@ -102,14 +110,16 @@ def test_monitor_flow_tells_unchanged_from_shifted_traffic_and_starts_the_retrai
     from medtx.flowkit.pipeline import shift_notes
 
     base = _notes(seed=13)
-    shifted = {
-        "truncated": shift_notes(base, "truncate"),
-        "other_template": shift_notes(base, "template"),
-        "section_missing": [_drop_section(n) for n in base],
-        "specialty_mix": _notes(seed=14, keep={"Orthopedic", "Radiology"}),
+    make = {
+        "truncated": lambda: shift_notes(base, "truncate"),
+        "other_template": lambda: shift_notes(base, "template"),
+        "section_missing": lambda: [_drop_section(n) for n in base],
+        "specialty_mix": lambda: _notes(seed=14, keep={"Orthopedic", "Radiology"}),
     }
+    assert kinds[-1] == "specialty_mix"
     fired = []
-    for kind, notes in shifted.items():
+    for kind in kinds:
+        notes = make[kind]()
         _send(port, notes, kind)
         last = kind == "specialty_mix"  # its window also runs the retrain the rule asks for
         run = run_flow(tmp_path, cfg, flow="monitor", **({"retrain": True} if last else {}))
