@@ -39,7 +39,7 @@ except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(ROOT / "src"))
 
 TARGET_MACRO_F1 = 0.80
-DEFAULT_SPLIT_SEED = 42  # the split every README row uses unless its settings say otherwise
+DEFAULT_SPLIT_SEED = 42  # the split (and training) seed of every README row unless it says otherwise
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "mtsamples.csv"
 
 
@@ -167,6 +167,8 @@ def _recipe(doc: dict) -> str:
         lr += f", layer decay {t['layer_decay']:g}"
     parts = [window, f"{m.get('pooling', 'model')} pooling", f"wide {m.get('wide', 'none')}",
              f"{t.get('targets', 'single')} targets", lr, f"≤{t['epochs']} ep., patience {t['patience']}"]
+    if t.get("seed", DEFAULT_SPLIT_SEED) != DEFAULT_SPLIT_SEED:  # same data, another draw of the run
+        parts.append(f"training seed {t['seed']}")
     split_seed = doc["settings"].get("split", {}).get("seed", DEFAULT_SPLIT_SEED)
     if split_seed != DEFAULT_SPLIT_SEED:  # another test side: not comparable row for row
         parts.append(f"split seed {split_seed}")

@@ -50,10 +50,10 @@ def test_missing_data_is_a_clear_error(bench, tmp_path, capsys):
 
 
 def test_recipe_table_rows_come_from_kept_result_files(bench, tmp_path, capsys):
-    def result(name, f1, base_f1, device, model, split_seed=42):
+    def result(name, f1, base_f1, device, model, split_seed=42, seed=42):
         settings = {"model": {"long_note": "head_tail", "max_length": 128, "max_chunks": 8, **model},
                     "train": {"learning_rate": 3e-5, "head_learning_rate": 1e-3, "layer_decay": 1.0,
-                              "epochs": 6, "patience": 2, "targets": "soft"},
+                              "epochs": 6, "patience": 2, "targets": "soft", "seed": seed},
                     "split": {"seed": split_seed}}
         doc = {"config": "configs/local.json", "settings": settings, "results": [{
             "labels": "spec12", "seconds": {"finetune": 600.0},
@@ -66,7 +66,7 @@ def test_recipe_table_rows_come_from_kept_result_files(bench, tmp_path, capsys):
 
     worse = result("plain", 0.651, 0.759, "cpu", {})
     better = result("wide", 0.771, 0.759, "cuda:0", {"wide": "baseline_scores", "pooling": "mean"})
-    other_split = result("wide-split7", 0.701, 0.699, "cpu", {}, split_seed=7)
+    other_split = result("wide-split7", 0.701, 0.699, "cpu", {}, split_seed=7, seed=1)
     baseline_only = tmp_path / "base.json"
     baseline_only.write_text(json.dumps({"config": "c.json", "settings": {}, "results": [
         {"labels": "spec12", "seconds": {}, "systems": {"baseline": {"macro_f1": 0.7}}}]}))
@@ -77,8 +77,8 @@ def test_recipe_table_rows_come_from_kept_result_files(bench, tmp_path, capsys):
     assert "head_tail 128, mean pooling, wide baseline_scores, soft targets, lr 3e-05, head 0.001" in lines[2]
     assert "10 min (3 ep., best 2)" in lines[2] and "model pooling, wide none" in lines[3]
     assert lines[3].startswith("| plain |") and "-0.108" in lines[3] and "| CPU |" in lines[3]
-    assert "split seed" not in lines[2] + lines[3]  # the default split goes unsaid
-    assert lines[4].startswith("| wide-split7 |") and "patience 2, split seed 7 |" in lines[4]
+    assert "seed" not in lines[2] + lines[3]  # the default seeds go unsaid
+    assert lines[4].startswith("| wide-split7 |") and "patience 2, training seed 1, split seed 7 |" in lines[4]
 
 
 def test_paired_margin_interval_resamples_whole_notes(bench):
