@@ -167,6 +167,8 @@ def _recipe(doc: dict) -> str:
         lr += f", layer decay {t['layer_decay']:g}"
     parts = [window, f"{m.get('pooling', 'model')} pooling", f"wide {m.get('wide', 'none')}",
              f"{t.get('targets', 'single')} targets", lr, f"≤{t['epochs']} ep., patience {t['patience']}"]
+    if t.get("class_weights", "balanced") != "balanced":  # every kept run so far is balanced
+        parts.append(f"class weights {t['class_weights']}")
     if t.get("seed", DEFAULT_SPLIT_SEED) != DEFAULT_SPLIT_SEED:  # same data, another draw of the run
         parts.append(f"training seed {t['seed']}")
     split_seed = doc["settings"].get("split", {}).get("seed", DEFAULT_SPLIT_SEED)

@@ -67,6 +67,9 @@ def test_recipe_table_rows_come_from_kept_result_files(bench, tmp_path, capsys):
     worse = result("plain", 0.651, 0.759, "cpu", {})
     better = result("wide", 0.771, 0.759, "cuda:0", {"wide": "baseline_scores", "pooling": "mean"})
     other_split = result("wide-split7", 0.701, 0.699, "cpu", {}, split_seed=7, seed=1)
+    doc = json.loads(other_split.read_text())  # the same run, with unweighted classes
+    doc["settings"]["train"]["class_weights"] = "none"
+    other_split.write_text(json.dumps(doc))
     baseline_only = tmp_path / "base.json"
     baseline_only.write_text(json.dumps({"config": "c.json", "settings": {}, "results": [
         {"labels": "spec12", "seconds": {}, "systems": {"baseline": {"macro_f1": 0.7}}}]}))
@@ -78,7 +81,7 @@ def test_recipe_table_rows_come_from_kept_result_files(bench, tmp_path, capsys):
     assert "10 min (3 ep., best 2)" in lines[2] and "model pooling, wide none" in lines[3]
     assert lines[3].startswith("| plain |") and "-0.108" in lines[3] and "| CPU |" in lines[3]
     assert "seed" not in lines[2] + lines[3]  # the default seeds go unsaid
-    assert lines[4].startswith("| wide-split7 |") and "patience 2, training seed 1, split seed 7 |" in lines[4]
+    assert lines[4].startswith("| wide-split7 |") and "patience 2, class weights none, training seed 1, split seed 7 |" in lines[4]
 
 
 def test_paired_margin_interval_resamples_whole_notes(bench):
