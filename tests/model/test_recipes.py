@@ -111,9 +111,10 @@ def test_multilabel_fine_tune_learns_and_refuses_distributions(tiny_model_factor
     with torch.no_grad():  # the step's loss is the per-class one, not a cross-entropy
         assert torch.isclose(step._eager_forward_loss(ids, mask, labels),
                              weighted_loss(step.logits(ids, mask), labels, None, multilabel=True))
-    with pytest.raises(TrainingError, match="label sets"):
-        finetune(tiny_model_factory(), enc_train, sets / sets.sum(axis=1, keepdims=True), enc_val,
-                 y_val, replace(settings, epochs=1), pad_id=0, progress=False)
+    for wrong in (sets / sets.sum(axis=1, keepdims=True), y_train):  # distributions, class ids
+        with pytest.raises(TrainingError, match="label sets"):
+            finetune(tiny_model_factory(), enc_train, wrong, enc_val, y_val,
+                     replace(settings, epochs=1), pad_id=0, progress=False)
 
 
 # --- the lexical branch -----------------------------------------------------------------------

@@ -204,9 +204,9 @@ def _check_inputs(enc: Encoded, y: np.ndarray, n_classes: int, name: str,
                   multilabel: bool = False) -> None:
     if enc.n_notes == 0:
         raise TrainingError(f"the {name} split is empty; fine-tuning needs notes in it")
-    if y.ndim == 2 and multilabel:
-        if y.shape != (enc.n_notes, n_classes) or not np.isin(y, (0.0, 1.0)).all() \
-                or (y.sum(axis=1) < 1).any():
+    if multilabel:
+        if y.ndim != 2 or y.shape != (enc.n_notes, n_classes) \
+                or not np.isin(y, (0.0, 1.0)).all() or (y.sum(axis=1) < 1).any():
             raise TrainingError(f"{name}: {enc.n_notes} encoded notes need as many label sets "
                                 f"of {n_classes} 0/1 values with at least one 1; got {y.shape}")
         return
