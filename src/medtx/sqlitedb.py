@@ -35,9 +35,7 @@ def _use_wal(conn: sqlite3.Connection, path: Path, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     delay = 0.002
     while True:
-        try:
-            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
-                return
+        try:  # on a file already in WAL this returns at once, whoever holds it
             if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() == "wal":
                 return  # an unchanged mode comes back when the switch could not be made
         except sqlite3.OperationalError as exc:
