@@ -116,7 +116,7 @@ class TrainStep:
         self.precision = pick_precision(settings.precision, device)
         self.weights = None if weights is None else weights.to(device)
         self.max_grad_norm = max_grad_norm
-        self.multilabel = getattr(settings, "targets", "single") == "multilabel"
+        self.multilabel = settings.targets == "multilabel"
         groups = param_groups(model, settings, [wide] if wide is not None else [])
         self.params = [p for g in groups for p in g["params"]]
         self.optimizer = torch.optim.AdamW(groups, lr=settings.learning_rate,
