@@ -39,7 +39,7 @@ except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(ROOT / "src"))
 
 TARGET_MACRO_F1 = 0.80
-DEFAULT_SPLIT_SEED = 42  # the split (and training) seed of every README row unless it says otherwise
+DEFAULT_SEED = 42  # the split and training seed of every README row unless it says otherwise
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "mtsamples.csv"
 
 
@@ -169,12 +169,15 @@ def _recipe(doc: dict) -> str:
              f"{t.get('targets', 'single')} targets", lr, f"≤{t['epochs']} ep., patience {t['patience']}"]
     if t.get("class_weights", "balanced") != "balanced":  # every kept run so far is balanced
         parts.append(f"class weights {t['class_weights']}")
-    if t.get("seed", DEFAULT_SPLIT_SEED) != DEFAULT_SPLIT_SEED:  # same data, another draw of the run
+    if t.get("seed", DEFAULT_SEED) != DEFAULT_SEED:  # same data, another draw of the run
         parts.append(f"training seed {t['seed']}")
-    split_seed = doc["settings"].get("split", {}).get("seed", DEFAULT_SPLIT_SEED)
-    if split_seed != DEFAULT_SPLIT_SEED:  # another test side: not comparable row for row
-        parts.append(f"split seed {split_seed}")
+    if _split_seed(doc) != DEFAULT_SEED:  # another test side: not comparable row for row
+        parts.append(f"split seed {_split_seed(doc)}")
     return ", ".join(parts)
+
+
+def _split_seed(doc: dict) -> int:
+    return doc["settings"].get("split", {}).get("seed", DEFAULT_SEED)
 
 
 def _margin(res: dict, model: dict, base: dict) -> str:
@@ -199,8 +202,8 @@ def recipe_table(paths: list[Path]) -> str:
             profile = "GPU" if device.startswith("cuda") else "CPU" if device == "cpu" else device
             epochs = training.get("epochs") or []
             minutes = res["seconds"].get("finetune", 0.0) / 60
-            split_seed = doc["settings"].get("split", {}).get("seed", DEFAULT_SPLIT_SEED)
-            order = (res["labels"], split_seed != DEFAULT_SPLIT_SEED, split_seed, -model["macro_f1"])
+            split_seed = _split_seed(doc)
+            order = (res["labels"], split_seed != DEFAULT_SEED, split_seed, -model["macro_f1"])
             rows.append((order, f"| {Path(path).stem} | {res['labels']} | {_recipe(doc)} "
                          f"| {profile} | {minutes:.0f} min ({len(epochs)} ep., best {training.get('best_epoch')}) "
                          f"| {model['accuracy']:.3f} | {model['macro_f1']:.3f} | {model['any_label_accuracy']:.3f} "
