@@ -48,10 +48,11 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 try:
@@ -105,8 +106,7 @@ def run(n: int, tmp: Path) -> dict:
 
     from medtx.monitor.capture_reader import CaptureReader
     from medtx.monitor.descriptors import build_vocabulary, describe, fit_reducer
-    from medtx.monitor.drift import (classifier_signal, correct, descriptor_signals, mmd_signal,
-                                     prediction_signals)
+    from medtx.monitor.drift import classifier_signal, correct, descriptor_signals, mmd_signal, prediction_signals
 
     root = tmp / f"capture-{n}"
     out: dict = {"records": n, "write_s": write_capture(root, n)}

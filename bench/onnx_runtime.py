@@ -134,7 +134,6 @@ def study(pkg: Path, notes, ref_proba: np.ndarray, threads: int) -> dict:
     from medtx.modeling.onnx_export import RECIPE, _export_fp32, _optimize, quantize
     from medtx.modeling.onnx_runtime import OnnxPredictor, _load_tokenizer, make_session
     from medtx.modeling.package import read_meta
-
     from medtx.modeling.wide import load_wide
 
     meta, tok = read_meta(pkg), _load_tokenizer(pkg)

@@ -48,8 +48,12 @@ GPU_BF16_PEAK = [("H100 PCIe", 756e12), ("H100", 989e12), ("H200", 989e12), ("GH
 
 def build_model(kind: str):
     """Random-init classifier: ``distilbert`` (DistilBERT-base size) or ``minilm`` (MiniLM-L6)."""
-    from transformers import (BertConfig, BertForSequenceClassification, DistilBertConfig,
-                              DistilBertForSequenceClassification)
+    from transformers import (
+        BertConfig,
+        BertForSequenceClassification,
+        DistilBertConfig,
+        DistilBertForSequenceClassification,
+    )
 
     if kind == "distilbert":
         cfg = DistilBertConfig(vocab_size=VOCAB, n_layers=6, dim=768, n_heads=12,
@@ -79,7 +83,7 @@ def measured_matmul_peak(device: torch.device, dtype: torch.dtype, seconds: floa
     return best
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def peak_flops(device: torch.device, precision: str) -> tuple[float, str]:
     """Peak FLOP/s for MFU (measured once per device and precision, before any model runs)."""
     if device.type == "cuda":

@@ -8,8 +8,9 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 
 def connect(path: Path, timeout_s: float = 30.0) -> sqlite3.Connection:

@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 
 from medtx.data.checks import validate
-from medtx.errors import DataValidationError
 from medtx.data.labels import SPEC12_KEEP, SPEC12_MERGE, resolve_policy
+from medtx.errors import DataValidationError
 
 pytestmark = pytest.mark.real_data
 

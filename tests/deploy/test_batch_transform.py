@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 
 from medtx.deploy import DeployError
-from medtx.deploy.batch import BatchApi, INSTANCE_TYPE, TransformResult, run_transform
+from medtx.deploy.batch import INSTANCE_TYPE, BatchApi, TransformResult, run_transform
 from medtx.errors import IngestError
 from medtx.registry.base import ModelVersion
 

@@ -11,8 +11,7 @@ import urllib.request
 
 import pytest
 
-from medtx.deploy import Candidate, DeployError, SmokeSpec
-from medtx.deploy import procs
+from medtx.deploy import Candidate, DeployError, SmokeSpec, procs
 
 
 def ask(port: int, text: str = "a note from cardiology", timeout: float = 5.0) -> dict:
@@ -149,9 +148,8 @@ def test_dead_router_is_healed_and_replaced_on_next_deploy(endpoints, make_packa
 
 
 def test_concurrent_deploy_to_a_stage_is_refused(endpoints, make_package, smoke_notes):
-    with endpoints._locked("staging"):
-        with pytest.raises(DeployError, match="in progress"):
-            endpoints.deploy("staging", Candidate(1, package_dir=make_package(1)), spec(smoke_notes))
+    with endpoints._locked("staging"), pytest.raises(DeployError, match="in progress"):
+        endpoints.deploy("staging", Candidate(1, package_dir=make_package(1)), spec(smoke_notes))
     assert endpoints.history("staging") == []
 
 

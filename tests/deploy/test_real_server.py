@@ -10,8 +10,11 @@ import pytest
 
 pytest.importorskip("medtx.serving.process", reason="the inference server is not in this tree")
 
-from medtx.deploy import Candidate, SmokeSpec  # noqa: E402
-from medtx.deploy import procs  # noqa: E402
+from medtx.deploy import (  # noqa: E402
+    Candidate,
+    SmokeSpec,
+    procs,  # noqa: E402
+)
 from medtx.deploy.local import LocalEndpoints, default_launcher  # noqa: E402
 
 LABELS = ["Cardiology", "Neurology", "Orthopedics"]

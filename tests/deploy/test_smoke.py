@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from medtx.deploy import SmokeSpec, smoke_url
-from medtx.deploy import procs
+from medtx.deploy import SmokeSpec, procs, smoke_url
 
 HERE = Path(__file__).resolve().parent
 

@@ -7,7 +7,6 @@ import json
 
 import pytest
 
-
 CHUNKED = {"model": {"long_note": "chunks", "max_chunks": 4, "chunk_stride": 8},
            "train": {"window_sampling": "one_per_note"}}
 

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
-
-from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOW = str(ROOT / "flows" / "train_flow.py")

@@ -32,11 +32,10 @@ def test_state_round_trips_and_refuses_a_concurrent_overwrite(moto_endpoint, s3_
         _window(MonitorStore(root), "2026-12-01T00:00:00Z")
     with local_state(uri, aws) as root:  # a fresh folder, as in the next Argo pod
         assert [w.until for w in MonitorStore(root).windows()] == ["2026-12-01T00:00:00Z"]
-    with pytest.raises(MonitorError, match="changed by another run"):
-        with local_state(uri, aws, write=True) as mine:
-            with local_state(uri, aws, write=True) as theirs:
-                _window(MonitorStore(theirs), "2026-12-02T00:00:00Z")
-            _window(MonitorStore(mine), "2026-12-03T00:00:00Z")
+    with pytest.raises(MonitorError, match="changed by another run"), local_state(uri, aws, write=True) as mine:
+        with local_state(uri, aws, write=True) as theirs:
+            _window(MonitorStore(theirs), "2026-12-02T00:00:00Z")
+        _window(MonitorStore(mine), "2026-12-03T00:00:00Z")
     with local_state(uri, aws) as root:
         assert [w.until for w in MonitorStore(root).windows()] == [
             "2026-12-01T00:00:00Z", "2026-12-02T00:00:00Z"]  # theirs kept, mine not written
@@ -49,8 +48,8 @@ def test_labels_against_s3_capture_join_training_from_s3_state(moto_endpoint, s3
                                                                capsys):
     from medtx.cli.main import main
     from medtx.config import load_settings
-    from medtx.monitor.descriptors import note_hash
     from medtx.monitor.capture_reader import CaptureReader
+    from medtx.monitor.descriptors import note_hash
     from medtx.serving.capture import capture_record, hour_prefix
     from medtx.stages import train
     from medtx.stages.monitor import target_of

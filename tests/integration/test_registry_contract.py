@@ -14,17 +14,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from medtx.cli.models import add_models_parser
+from medtx.errors import IntegrityError, ModelLoadError, RegistryError
 from medtx.evaluation.ceiling import label_ceiling
 from medtx.evaluation.document import build_evaluation
 from medtx.evaluation.scoring import evaluate_system
-from medtx.errors import IntegrityError, ModelLoadError, RegistryError
 from medtx.registry import (
-    APPROVED, PENDING, REJECTED, STATUSES, TRANSITIONS, open_registry, run_tags, transition_allowed,
+    APPROVED,
+    PENDING,
+    REJECTED,
+    STATUSES,
+    TRANSITIONS,
+    open_registry,
+    run_tags,
+    transition_allowed,
 )
 from medtx.registry.base import file_listing
-from medtx.cli.models import add_models_parser
 from medtx.registry.refs import resolve_model_ref
-
 
 
 def _scores(y: np.ndarray, strength: float, seed: int) -> np.ndarray:

@@ -107,8 +107,9 @@ def keyword_model(toy_task):
 
     Neutral windows give all-zero logits, so it isolates what a long-note strategy shows the
     model from how well a model was trained."""
-    import torch
     from types import SimpleNamespace
+
+    import torch
 
     labels, signal = toy_task.labels, toy_task.signal
 

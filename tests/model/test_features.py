@@ -6,8 +6,7 @@ import copy
 import pandas as pd
 import pytest
 
-from medtx.modeling.features import (Encoded, LongNoteStrategy, data_hash, encode_texts,
-                            tokenize_split)
+from medtx.modeling.features import Encoded, LongNoteStrategy, data_hash, encode_texts, tokenize_split
 
 
 class CountingTokenizer:

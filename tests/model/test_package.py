@@ -10,9 +10,18 @@ import numpy as np
 import pytest
 
 from medtx.errors import IntegrityError
-from medtx.modeling.package import (add_files, extract_tarball, load_package, make_tarball, package_from_bytes,
-                           package_to_bytes, update_meta, verify_package)
+from medtx.modeling.package import (
+    add_files,
+    extract_tarball,
+    load_package,
+    make_tarball,
+    package_from_bytes,
+    package_to_bytes,
+    update_meta,
+    verify_package,
+)
 from medtx.modeling.predictor import Predictor
+
 LABELS = ["cardio", "ortho", "neuro"]  # the toy task's labels (fixture toy_labels), in id order
 
 NOTES = ["mr smith . heart murmur valve noted .", "mr jones . knee fracture cast ."]

@@ -12,9 +12,10 @@ import random
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import pytest
 
@@ -161,7 +162,7 @@ class LiveServer:
                                        daemon=True)
         self.client = Client(self.url)
 
-    def start(self, ready: bool = True, timeout: float = 30) -> "LiveServer":
+    def start(self, ready: bool = True, timeout: float = 30) -> LiveServer:
         self.thread.start()
         deadline = time.monotonic() + timeout
         while not self.server.started:

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 
-
 def test_ping_is_503_until_the_model_is_loaded_and_warmed_up(live, predictor, labels):
     release = threading.Event()
     calls = []

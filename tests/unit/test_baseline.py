@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medtx.modeling.baseline import Baseline, BaselineSettings, fit_baseline
 from medtx.errors import TrainingError
+from medtx.modeling.baseline import Baseline, BaselineSettings, fit_baseline
 
 VOCAB = {
     0: ["heart", "murmur", "ventricle", "angina", "ecg", "stent"],

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from medtx.data.checks import note_group, suite_path, validate
 from medtx.config import LabelSettings
-from medtx.errors import ConfigError, DataValidationError
+from medtx.data.checks import note_group, suite_path, validate
 from medtx.data.labels import resolve_policy
 from medtx.data.redact import redact_preview
+from medtx.errors import ConfigError, DataValidationError
 
 CLASSES = ("Cardiovascular / Pulmonary", "Orthopedic", "Neurology")
 TOPICS = {"Cardiovascular / Pulmonary": "chest pain and dyspnea on exertion",

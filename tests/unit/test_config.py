@@ -1,7 +1,7 @@
-from pathlib import Path
 import dataclasses
 import json
 import pickle
+from pathlib import Path
 
 import pytest
 

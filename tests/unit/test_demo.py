@@ -6,10 +6,10 @@ import re
 import pandas as pd
 import pytest
 
-from medtx.data.demo import COLUMNS, DEMO_NOTICE, make_demo_notes, write_demo_csv
 from medtx.config import DataSettings
-from medtx.errors import ConfigError
+from medtx.data.demo import COLUMNS, DEMO_NOTICE, make_demo_notes, write_demo_csv
 from medtx.data.labels import SPEC12_KEEP, LabelPolicy, clean_label
+from medtx.errors import ConfigError
 
 CLINIC = ("CHIEF COMPLAINT:", "HISTORY OF PRESENT ILLNESS:", "PHYSICAL EXAMINATION:",
           "ASSESSMENT:", "PLAN:")

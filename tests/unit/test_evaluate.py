@@ -7,7 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from medtx.evaluation.calibration import expected_calibration_error, fit_temperature, negative_log_likelihood, reliability_bins
+from medtx.evaluation.calibration import (
+    expected_calibration_error,
+    fit_temperature,
+    negative_log_likelihood,
+    reliability_bins,
+)
 from medtx.evaluation.ceiling import label_ceiling
 from medtx.evaluation.document import Evaluation, build_evaluation, write_evaluation
 from medtx.evaluation.metrics import classification_metrics

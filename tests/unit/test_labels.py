@@ -1,8 +1,8 @@
 import pytest
 
 from medtx.config import LabelSettings
-from medtx.errors import ConfigError
 from medtx.data.labels import MTSAMPLES_LABELS, clean_label, resolve_policy
+from medtx.errors import ConfigError
 
 
 def test_clean_label_strips_and_handles_missing():

@@ -10,8 +10,7 @@ import pytest
 from scipy import stats
 
 from medtx.monitor import drift
-from medtx.monitor.descriptors import (COLUMNS, TextReducer, build_vocabulary, describe,
-                                       describe_one, fit_reducer)
+from medtx.monitor.descriptors import COLUMNS, TextReducer, build_vocabulary, describe, describe_one, fit_reducer
 from medtx.monitor.drift import Signal
 
 ALPHA = 0.05

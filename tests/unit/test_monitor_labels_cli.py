@@ -37,8 +37,8 @@ def _capture(tmp_path, n=4):
 
 def _judge(tmp_path, settings):
     """Record a judged window of the captured notes, as MonitorFlow would."""
-    from medtx.monitor.descriptors import note_hash
     from medtx.monitor.capture_reader import CaptureReader
+    from medtx.monitor.descriptors import note_hash
     from medtx.monitor.store import MonitorStore
     from medtx.stages.monitor import target_of
 

@@ -9,8 +9,7 @@ import pytest
 
 from medtx.data.demo import DEMO_NOTICE
 from medtx.data.redact import PREVIEW_CHARS
-from medtx.reports.data import (MAX_EXAMPLES, eda_card, eda_summary, split_card, top_terms,
-                           validation_card)
+from medtx.reports.data import MAX_EXAMPLES, eda_card, eda_summary, split_card, top_terms, validation_card
 
 SECRET = "Zebediah Quux-Whitfield"  # stands in for note text that must never reach a card
 

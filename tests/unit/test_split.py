@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from medtx.config import SplitSettings
-from medtx.errors import TrainingError
 from medtx.data.split import split_notes
+from medtx.errors import TrainingError
 
 
 def group(text):

@@ -48,10 +48,9 @@ def test_transaction_rolls_back_on_error_and_commits_on_success(tmp_path):
     path = tmp_path / "state.db"
     with transaction(path, schema="CREATE TABLE IF NOT EXISTS t (x)") as conn:
         conn.execute("INSERT INTO t VALUES (1)")
-    with pytest.raises(RuntimeError):
-        with transaction(path) as conn:
-            conn.execute("INSERT INTO t VALUES (2)")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), transaction(path) as conn:
+        conn.execute("INSERT INTO t VALUES (2)")
+        raise RuntimeError("boom")
     conn = connect(path)
     assert conn.execute("SELECT x FROM t").fetchall() == [(1,)]
     conn.close()

@@ -1,7 +1,8 @@
 """One AWS call, its botocore failure turned into the caller's typed error naming the call."""
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 
 def _failed(what: str, error: type[Exception], exc: Exception) -> Exception:

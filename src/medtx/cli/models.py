@@ -9,11 +9,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from medtx.cli.common import DEFAULT_CONFIG
 from medtx.registry import (
-    APPROVED, REJECTED, AuditEvent, ModelVersion, Registry, current_actor, open_registry,
+    APPROVED,
+    REJECTED,
+    AuditEvent,
+    ModelVersion,
+    Registry,
+    current_actor,
+    open_registry,
 )
 
 

@@ -1,14 +1,13 @@
 """Typed settings parsed from a Metaflow ``Config`` file (``configs/<env>.json``)."""
 from medtx.config.parse import load_settings, parse_config, parse_settings, settings_from
-from medtx.config.validation import MIN_MAX_LENGTH
 from medtx.config.settings import (
     AccountSettings,
     AwsSettings,
-    DeploySettings,
-    DeployStageSettings,
     BaselineSettings,
     ComputeSettings,
     DataSettings,
+    DeploySettings,
+    DeployStageSettings,
     GateSettings,
     LabelSettings,
     ModelSettings,
@@ -20,6 +19,7 @@ from medtx.config.settings import (
     SplitSettings,
     TrainSettings,
 )
+from medtx.config.validation import MIN_MAX_LENGTH
 
 __all__ = [
     "MIN_MAX_LENGTH", "DataSettings", "LabelSettings", "SplitSettings", "ModelSettings",

@@ -18,7 +18,6 @@ from pydantic.dataclasses import dataclass
 from medtx.config.validation import check_values, describe
 from medtx.errors import ConfigError
 
-
 Int = Annotated[int, Strict()]
 Float = Annotated[float, Strict()]  # strict float still takes an int (3 -> 3.0), never a bool
 Bool = Annotated[bool, Strict()]
@@ -324,7 +323,7 @@ class Settings:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def with_overrides(self, **sections: dict) -> "Settings":
+    def with_overrides(self, **sections: dict) -> Settings:
         """Return a copy with some keys of some sections replaced, re-validated.
 
         ``settings.with_overrides(data={"path": "x.csv"}, labels={"preset": "all40"})``
@@ -337,7 +336,7 @@ class Settings:
         return Settings.from_raw(raw)
 
     @classmethod
-    def from_raw(cls, raw: Any) -> "Settings":
+    def from_raw(cls, raw: Any) -> Settings:
         """Validate a config dict: types (pydantic), then the checks that span fields."""
         if not isinstance(raw, (dict, Settings)):
             raise ConfigError(f"config must be a JSON object, got {type(raw).__name__}")

@@ -19,9 +19,9 @@ import pandas as pd
 
 from medtx.config import Settings
 from medtx.config.paths import data_checks_dirs
-from medtx.errors import ConfigError, DataValidationError
 from medtx.data.labels import LabelPolicy, clean_label
 from medtx.data.redact import redact_preview
+from medtx.errors import ConfigError, DataValidationError
 
 LEAK_WINDOW = 60  # characters at the start of a text searched for its own label
 #: U+FFFD, or a UTF-8 lead byte read as cp1252/latin-1 ("Ã©", "Â°", "â€™") followed by a

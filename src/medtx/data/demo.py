@@ -8,7 +8,7 @@ space. Same ``seed`` → identical frame.
 from __future__ import annotations
 
 import random
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -143,7 +143,7 @@ _GROW = {"HISTORY OF PRESENT ILLNESS": "hx", "INDICATIONS": "hx", "PHYSICAL EXAM
 _SYLL = "ba ker son lin dor mar vel ta ris hal gren o wen pe ston fi lo ra mun del".split()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _lines(text: str) -> dict[str, list[str]]:
     """Parse "key entry|entry|..." lines (cached; callers must not mutate the lists)."""
     return {k: v.split("|") for k, _, v in (ln.partition(" ") for ln in text.strip().splitlines())}

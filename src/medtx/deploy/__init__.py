@@ -5,7 +5,12 @@
 Importing this package loads neither torch nor boto3.
 """
 from medtx.deploy.base import (
-    Candidate, DeployError, DeployResult, Deployment, Endpoints, stage_settings,
+    Candidate,
+    DeployError,
+    Deployment,
+    DeployResult,
+    Endpoints,
+    stage_settings,
 )
 from medtx.deploy.smoke import SmokeCheck, SmokeReport, SmokeSpec, run_smoke, smoke_url
 

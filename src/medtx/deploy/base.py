@@ -39,7 +39,7 @@ class Candidate:
     package_sha256: str = ""
 
     @classmethod
-    def from_version(cls, mv: Any, package_dir: Optional[Path] = None) -> "Candidate":
+    def from_version(cls, mv: Any, package_dir: Optional[Path] = None) -> Candidate:
         """From a registry ``ModelVersion`` (its S3 artifact URI is kept when it is one)."""
         uri = str(getattr(mv, "artifact_uri", "") or "")
         return cls(version=int(mv.version), group=str(getattr(mv, "group", "")),

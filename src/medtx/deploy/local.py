@@ -20,12 +20,21 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Optional
 
 from medtx.deploy import procs
 from medtx.deploy.base import (
-    DRAINING, FAILED, READY, SERVING, STARTING, STOPPED, Candidate, DeployError, Deployment,
+    DRAINING,
+    FAILED,
+    READY,
+    SERVING,
+    STARTING,
+    STOPPED,
+    Candidate,
+    DeployError,
+    Deployment,
     DeployResult,
 )
 from medtx.deploy.localdb import BackendRow, EndpointDB
@@ -76,7 +85,7 @@ class LocalEndpoints:
 
     @classmethod
     def from_settings(cls, settings: Any, launcher: Optional[Launcher] = None,
-                      **kwargs: Any) -> "LocalEndpoints":
+                      **kwargs: Any) -> LocalEndpoints:
         ports = {s: t.port for s, t in settings.deploy.targets.items() if t.target == "local"}
         token = os.environ.get(settings.serving.token_env) or None
         return cls(Path(settings.registry.path), ports, launcher or default_launcher(settings),

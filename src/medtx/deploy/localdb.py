@@ -73,7 +73,7 @@ class EndpointDB:
                 if statement.strip():
                     conn.execute(statement)
 
-    def _tx(self) -> "contextlib.AbstractContextManager[sqlite3.Connection]":
+    def _tx(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         return transaction(self.path, self.timeout_s)
 
     def add_backend(self, stage: str, version: int, port: int, package: str, log: str) -> int:

@@ -14,11 +14,18 @@ import math
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from medtx.deploy.base import (
-    READY, SERVING, STOPPED, Candidate, DeployError, DeployResult, Deployment,
+    READY,
+    SERVING,
+    STOPPED,
+    Candidate,
+    DeployError,
+    Deployment,
+    DeployResult,
 )
 from medtx.deploy.sagemaker_api import RuntimeTransport, SageMakerApi
 from medtx.deploy.smoke import SmokeSpec, Transport, run_smoke
@@ -94,7 +101,7 @@ class SageMakerEndpoints:
 
     @classmethod
     def from_settings(cls, settings: Any, max_attempts: int = 3, waiter_delay_s: int = 15,
-                      role: Optional[str] = None, **kwargs: Any) -> "SageMakerEndpoints":
+                      role: Optional[str] = None, **kwargs: Any) -> SageMakerEndpoints:
         """From ``deploy`` (targets, image), ``serving`` (capture, variant) and ``aws``."""
         from medtx.aws.session import client
 

@@ -5,7 +5,8 @@ method on purpose: moto lacks it, so tests fake exactly that method and run the 
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 from medtx.aws.calls import aws_call, describe_or_none
 from medtx.deploy.base import DeployError

@@ -11,8 +11,9 @@ import json
 import math
 import time
 import urllib.parse
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional, Protocol, Sequence
+from typing import Any, Optional, Protocol
 
 JSON = "application/json"
 
@@ -76,7 +77,7 @@ class SmokeSpec:
 
     @classmethod
     def from_settings(cls, settings: Any, notes: Sequence[tuple[str, str]],
-                      evaluated_accuracy: float, expected_version: Optional[int] = None) -> "SmokeSpec":
+                      evaluated_accuracy: float, expected_version: Optional[int] = None) -> SmokeSpec:
         """From ``deploy`` (smoke_notes, smoke_tolerance, latency_budget_ms) and the notes."""
         d = settings.deploy
         picked = tuple((str(t), str(y)) for t, y in list(notes)[: d.smoke_notes])

@@ -2,7 +2,7 @@
 where the same note carries several labels."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

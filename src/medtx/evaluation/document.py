@@ -50,7 +50,7 @@ class SystemScores:
         return out
 
     @classmethod
-    def from_dict(cls, raw: dict, labels: list) -> "SystemScores":
+    def from_dict(cls, raw: dict, labels: list) -> SystemScores:
         names = {f.name for f in dataclasses.fields(cls)} - {"labels"}
         missing = sorted(names - set(raw))
         if missing:
@@ -128,7 +128,7 @@ class Evaluation:
         }
 
     @classmethod
-    def from_dict(cls, doc: Any, source: str = "evaluation") -> "Evaluation":
+    def from_dict(cls, doc: Any, source: str = "evaluation") -> Evaluation:
         """Read a document written by :meth:`to_dict`; refuse other schema versions."""
         if not isinstance(doc, dict) or doc.get("schema") != SCHEMA_VERSION:
             found = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__

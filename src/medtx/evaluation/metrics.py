@@ -2,7 +2,8 @@
 per-class precision/recall/F1 and the confusion matrix."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import numpy as np
 

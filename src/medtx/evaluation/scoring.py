@@ -7,14 +7,18 @@
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
 
 from medtx.evaluation.calibration import (
-    check_scores, expected_calibration_error, fit_temperature, negative_log_likelihood,
+    check_scores,
+    expected_calibration_error,
+    fit_temperature,
+    negative_log_likelihood,
     reliability_bins,
 )
 from medtx.evaluation.ceiling import label_ceiling

@@ -2,9 +2,15 @@
 besides the card builders (``medtx.reports``)."""
 from medtx.config.paths import default_config
 from medtx.flowkit.events import RetrainEvent, start_retrain
-from medtx.flowkit.mutators import (HANDOFF_PARAMETER, RETRAIN_PARAMETER, compute_backend,
-                                    deploy_trigger, project_from_config, retrain_trigger,
-                                    schedule_from_config)
+from medtx.flowkit.mutators import (
+                                    HANDOFF_PARAMETER,
+                                    RETRAIN_PARAMETER,
+                                    compute_backend,
+                                    deploy_trigger,
+                                    project_from_config,
+                                    retrain_trigger,
+                                    schedule_from_config,
+)
 from medtx.flowkit.runtime import append_card, cache_dir, setup_logging, tag_run
 
 __all__ = ["HANDOFF_PARAMETER", "RETRAIN_PARAMETER", "deploy_trigger", "RetrainEvent", "append_card", "cache_dir", "compute_backend",

@@ -13,9 +13,10 @@ import json
 import os
 import re
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 from medtx.config.paths import SOURCE_ROOT
 from medtx.errors import MedtxError

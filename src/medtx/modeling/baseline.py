@@ -17,7 +17,8 @@ Choice, measured on mtsamples with text-disjoint splits (5 split seeds each, 2 C
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import numpy as np
 
@@ -55,7 +56,7 @@ class Baseline:
             f"vocabulary={vocabulary}, n_classes={self.n_classes})"
         )
 
-    def fit(self, texts: Sequence[str], y: np.ndarray, n_classes: int) -> "Baseline":
+    def fit(self, texts: Sequence[str], y: np.ndarray, n_classes: int) -> Baseline:
         """Fit on training notes ``texts`` with label ids ``y`` in ``0..n_classes-1``."""
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.svm import LinearSVC
@@ -122,7 +123,7 @@ class Baseline:
         return spec, arrays
 
     @classmethod
-    def restore(cls, spec: dict, arrays: dict[str, np.ndarray]) -> "Baseline":
+    def restore(cls, spec: dict, arrays: dict[str, np.ndarray]) -> Baseline:
         """A baseline that scores exactly as the exported one (:meth:`export`)."""
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.svm import LinearSVC

@@ -21,9 +21,10 @@ import logging
 import math
 import shutil
 import tempfile
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 from medtx.config import MIN_MAX_LENGTH
 
@@ -55,7 +56,7 @@ class LongNoteStrategy:
             raise ValueError("chunk_stride must be >= 0 and max_chunks >= 1")
 
     @classmethod
-    def from_settings(cls, model_settings: Any) -> "LongNoteStrategy":
+    def from_settings(cls, model_settings: Any) -> LongNoteStrategy:
         """Build from :class:`medtx.config.ModelSettings`."""
         m = model_settings
         return cls(m.long_note, m.max_length, m.head_tokens, m.chunk_stride, m.max_chunks)
@@ -64,7 +65,7 @@ class LongNoteStrategy:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, raw: dict) -> "LongNoteStrategy":
+    def from_dict(cls, raw: dict) -> LongNoteStrategy:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(raw) - known)
         if unknown:
@@ -85,7 +86,7 @@ class Encoded:
     def n_windows(self) -> int:
         return len(self.input_ids)
 
-    def select(self, notes: Sequence[int]) -> "Encoded":
+    def select(self, notes: Sequence[int]) -> Encoded:
         """The windows of the given note positions, renumbered 0..len(notes)-1 in that order."""
         by_note: dict[int, list[int]] = {}
         for w, n in enumerate(self.note_index):

@@ -31,8 +31,9 @@ import json
 import logging
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from medtx.errors import ModelLoadError
 from medtx.modeling.package import MANIFEST_FILE, WEIGHTS_FILE, add_files, verify_package

@@ -21,8 +21,7 @@ import numpy as np
 from medtx.errors import IntegrityError, ModelLoadError
 from medtx.modeling.features import LongNoteStrategy
 from medtx.modeling.inference import pool_windows
-from medtx.modeling.onnx_export import (INFO_FILE, INPUT_NAMES, INT8_FILE, export_onnx,
-                                        has_current_export)
+from medtx.modeling.onnx_export import INFO_FILE, INPUT_NAMES, INT8_FILE, export_onnx, has_current_export
 from medtx.modeling.package import MANIFEST_FILE, verify_package
 from medtx.modeling.predictor import NoteClassifier
 

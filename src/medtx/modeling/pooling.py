@@ -14,8 +14,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import torch
-from transformers import (AutoConfig, AutoModel, AutoModelForSequenceClassification,
-                          PretrainedConfig, PreTrainedModel)
+from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 MODEL_TYPE = "medtx-mean-pool"

@@ -7,8 +7,9 @@ An empty list is valid: ``logits``/``predict_proba`` return a ``(0, n_classes)``
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -107,7 +108,7 @@ class Predictor(NoteClassifier):
 
     @classmethod
     def load(cls, path: Path | str, device: str | None = None, verify: bool = True,
-             batch_size: int = 32) -> "Predictor":
+             batch_size: int = 32) -> Predictor:
         """Verify and load a package folder (see :func:`medtx.modeling.package.load_package`)."""
         from medtx.modeling.package import load_package
         from medtx.modeling.wide import load_wide

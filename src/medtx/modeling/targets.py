@@ -10,7 +10,8 @@ whether it is in the note's set, so a note's top class is the one most likely am
 """
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd

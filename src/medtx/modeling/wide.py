@@ -17,9 +17,10 @@ In a package the branch is two files, both listed in the manifest and free of pi
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import numpy as np
 
@@ -73,7 +74,7 @@ class WideBranch:
                 ARRAYS_FILE: save({k: np.ascontiguousarray(v) for k, v in arrays.items()})}
 
     @classmethod
-    def from_files(cls, spec_bytes: bytes, array_bytes: bytes, where: str = "package") -> "WideBranch":
+    def from_files(cls, spec_bytes: bytes, array_bytes: bytes, where: str = "package") -> WideBranch:
         from safetensors import SafetensorError
         from safetensors.numpy import load
 

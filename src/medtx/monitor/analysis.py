@@ -19,8 +19,7 @@ import numpy as np
 import pandas as pd
 
 from medtx.monitor.descriptors import describe, note_hash
-from medtx.monitor.drift import (Signal, classifier_signal, correct, descriptor_signals,
-                                 mmd_signal, prediction_signals)
+from medtx.monitor.drift import Signal, classifier_signal, correct, descriptor_signals, mmd_signal, prediction_signals
 from medtx.monitor.profile import ReferenceProfile
 
 

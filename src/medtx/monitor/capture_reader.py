@@ -18,10 +18,11 @@ import base64
 import json
 import logging
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import pandas as pd
 
@@ -291,7 +292,7 @@ class CaptureReader:
         frame["model_version"] = frame["model_version"].astype("Int64")
         return CaptureWindow(rows=frame, counts=counts, since=lo, until=hi, pending=pending)
 
-    def commit(self, pending: "Pending") -> None:
+    def commit(self, pending: Pending) -> None:
         """Record what a read consumed (``read(commit=False)`` leaves it to the caller, e.g. to
         commit only once the window was judged, so a failed run re-reads the same records)."""
         state = _State(self.state_dir)

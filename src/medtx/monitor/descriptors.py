@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Optional, Sequence
+from typing import Optional
 
 import numpy as np
 import pandas as pd
@@ -166,7 +167,7 @@ class TextReducer:
         return {"terms": self.terms.astype(str), "idf": self.idf, "components": self.components}
 
     @classmethod
-    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> "TextReducer":
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> TextReducer:
         missing = [k for k in ("terms", "idf", "components") if k not in arrays]
         if missing:
             raise ValueError(f"reducer arrays lack {missing}")

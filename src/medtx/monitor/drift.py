@@ -8,8 +8,9 @@ The reduced text representation (``fit_reducer``) lives in ``descriptors``.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
@@ -202,8 +203,8 @@ def classifier_signal(reference_vectors: Any, current_vectors: Any, seed: int = 
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import StandardScaler
     from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     alpha = _check_alpha(alpha)
     ref, cur = _vectors(reference_vectors, current_vectors, min_rows=4)

@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
 
 from medtx.errors import MonitorError
-from medtx.monitor.descriptors import (COLUMNS, TextReducer, build_vocabulary, describe,
-                                      fit_reducer, note_hash)
+from medtx.monitor.descriptors import COLUMNS, TextReducer, build_vocabulary, describe, fit_reducer, note_hash
 
 PROFILE_JSON, PROFILE_NPZ = "monitor/profile.json", "monitor/profile.npz"
 FORMAT = 1

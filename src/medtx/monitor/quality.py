@@ -8,8 +8,9 @@ measurement, and it is only as good as the calibration under the current traffic
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 import pandas as pd

@@ -13,8 +13,9 @@ import contextlib
 import hashlib
 import shutil
 import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from medtx.errors import MonitorError
 

@@ -18,15 +18,27 @@ import os
 import shutil
 import sqlite3
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 from medtx.errors import RegistryError
 from medtx.evaluation.document import Evaluation
 from medtx.registry.base import (
-    AuditEvent, ModelVersion, Registry, check_status, evaluation_document, file_listing,
-    listing_digest, metric_summary, missing_version, replace_dir, transition_allowed, utc_now,
-    verify_listing, verify_package,
+    AuditEvent,
+    ModelVersion,
+    Registry,
+    check_status,
+    evaluation_document,
+    file_listing,
+    listing_digest,
+    metric_summary,
+    missing_version,
+    replace_dir,
+    transition_allowed,
+    utc_now,
+    verify_listing,
+    verify_package,
 )
 from medtx.sqlitedb import connect, transaction
 

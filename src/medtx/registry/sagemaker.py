@@ -19,17 +19,29 @@ import re
 import tempfile
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import timezone
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from medtx.aws.calls import aws_call
 from medtx.errors import ConfigError, RegistryError
 from medtx.evaluation.document import Evaluation
 from medtx.registry.base import (
-    AuditEvent, ModelVersion, Registry, check_status, evaluation_document, file_listing,
-    listing_digest, metric_summary, missing_version, replace_dir, transition_allowed, utc_now,
-    verify_listing, verify_package,
+    AuditEvent,
+    ModelVersion,
+    Registry,
+    check_status,
+    evaluation_document,
+    file_listing,
+    listing_digest,
+    metric_summary,
+    missing_version,
+    replace_dir,
+    transition_allowed,
+    utc_now,
+    verify_listing,
+    verify_package,
 )
 
 _UNSAFE = re.compile(r"[^\w .:/=+\-@]")  # complement of SageMaker's metadata character set
@@ -88,7 +100,7 @@ class SageMakerRegistry(Registry):
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "SageMakerRegistry":
+    def from_settings(cls, settings: Any) -> SageMakerRegistry:
         """Built from ``registry`` (group, s3_prefix), ``aws`` and ``compute.image``."""
         if not settings.registry.s3_prefix:
             raise ConfigError(

@@ -5,15 +5,26 @@ step appends to its card; inputs are plain dicts and frames, never note text bey
 redacted previews.
 """
 from medtx.reports.data import (
-    demo_banner, eda_card, eda_card_for, eda_summary, split_card, top_terms, validation_card,
+    demo_banner,
+    eda_card,
+    eda_card_for,
+    eda_summary,
+    split_card,
+    top_terms,
+    validation_card,
 )
 from medtx.reports.deploy import deploy_card, outcome_line, selection_card
 from medtx.reports.evaluation import confusion_figure, evaluation_card, reliability_figure
 from medtx.reports.gate import decision_card, gate_card
-from medtx.reports.monitor import (monitor_card, monitor_line, quality_card, signals_card,
-                                   window_card)
+from medtx.reports.monitor import monitor_card, monitor_line, quality_card, signals_card, window_card
 from medtx.reports.run import (
-    ingest_card, run_summary_line, settings_card, summary_card, tokenize_card, training_card, trigger_card,
+    ingest_card,
+    run_summary_line,
+    settings_card,
+    summary_card,
+    tokenize_card,
+    training_card,
+    trigger_card,
 )
 
 __all__ = [

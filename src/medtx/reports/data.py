@@ -17,7 +17,9 @@ import pandas as pd
 
 from medtx.data.labels import clean_label
 from medtx.data.redact import PREVIEW_CHARS
-from medtx.reports.format import VEGA_SCHEMA, cards as _cards, table as _table
+from medtx.reports.format import VEGA_SCHEMA
+from medtx.reports.format import cards as _cards
+from medtx.reports.format import table as _table
 
 MAX_EXAMPLES = 20  # quarantined rows shown as examples
 MIN_TERM_NOTES = 3  # a top term must occur in this many distinct notes (no one-note names)

@@ -7,7 +7,8 @@ pyplot, so nothing is left open in a global figure registry.
 from __future__ import annotations
 
 import json
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any, Optional
 
 from medtx.reports.format import number
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any, Optional
 
-from medtx.reports.format import VEGA_SCHEMA, cards as _cards, number, table as _table
+from medtx.reports.format import VEGA_SCHEMA, number
+from medtx.reports.format import cards as _cards
+from medtx.reports.format import table as _table
 
 COUNT_KEYS = ("read", "rows", "corrupt", "truncated", "duplicates", "outside", "later", "files")
 

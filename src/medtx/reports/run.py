@@ -4,7 +4,9 @@ from __future__ import annotations
 from typing import Any
 
 from medtx.reports.data import demo_banner
-from medtx.reports.format import VEGA_SCHEMA, cards as _cards, table as _table
+from medtx.reports.format import VEGA_SCHEMA
+from medtx.reports.format import cards as _cards
+from medtx.reports.format import table as _table
 
 
 def ingest_card(info: dict) -> list:

@@ -15,8 +15,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from contextlib import asynccontextmanager
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import numpy as np
 from fastapi import FastAPI, Request
@@ -26,9 +27,16 @@ from pydantic import BaseModel
 from medtx.serving.batcher import MicroBatcher
 from medtx.serving.capture import CaptureWriter, capture_record
 from medtx.serving.model import ModelInfo
-from medtx.serving.payload import (ACCEPTED, CUSTOM_ATTRIBUTES_HEADER, RequestError, apply_limits,
-                                   check_inference_id, top_k_from_attributes,
-                                   media_type, parse_request)
+from medtx.serving.payload import (
+    ACCEPTED,
+    CUSTOM_ATTRIBUTES_HEADER,
+    RequestError,
+    apply_limits,
+    check_inference_id,
+    media_type,
+    parse_request,
+    top_k_from_attributes,
+)
 
 log = logging.getLogger("medtx.serving")
 INFERENCE_ID_HEADER = "X-Amzn-SageMaker-Inference-Id"

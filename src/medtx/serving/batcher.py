@@ -17,8 +17,9 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Optional
 
 import numpy as np
 
@@ -58,7 +59,7 @@ class MicroBatcher:
         self.model, self.max_notes, self.wait_s = model, int(max_notes), float(wait_ms) / 1000
         self.threads = threads
         self.n_labels = len(model.labels)
-        self._queue: "queue.Queue[Any]" = queue.Queue()
+        self._queue: queue.Queue[Any] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="medtx-inference", daemon=True)
         self.batches = 0  # forward passes so far (for tests and stats)
         self._arriving = 0  # requests read but not yet submitted (changed on the event loop)
@@ -75,7 +76,7 @@ class MicroBatcher:
             with self._arriving_lock:
                 self._arriving -= 1
 
-    def start(self) -> "MicroBatcher":
+    def start(self) -> MicroBatcher:
         self._thread.start()
         return self
 

@@ -19,9 +19,10 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 log = logging.getLogger("medtx.serving.capture")
 _STOP = object()
@@ -129,7 +130,7 @@ class CaptureWriter:
             self.sink: Any = _S3Sink(aws, flush_s, flush_records)
         else:
             self.sink = _LocalSink()
-        self._queue: "queue.Queue[Any]" = queue.Queue()
+        self._queue: queue.Queue[Any] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="medtx-capture", daemon=True)
         self._thread.start()
         self.written = 0

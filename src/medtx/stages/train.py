@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 
 from medtx.config import Settings, settings_from
-from medtx.errors import ConfigError
 from medtx.data.checks import ValidationReport
 from medtx.data.ingest import IngestInfo
 from medtx.data.split import Split
+from medtx.errors import ConfigError
 from medtx.evaluation.document import Ceiling, Evaluation, SystemScores
 from medtx.evaluation.gate import GateDecision
 from medtx.evaluation.scoring import PredictorScores

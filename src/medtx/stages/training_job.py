@@ -19,9 +19,10 @@ import re
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
@@ -96,8 +97,7 @@ def job_root(settings: Settings, name: str, now: Optional[datetime] = None) -> s
 
 def trainer_spec(settings: Settings, name: str, root: str) -> dict:
     """Keyword arguments of ``sagemaker.train.ModelTrainer`` for this job (no session)."""
-    from sagemaker.core.training.configs import (CheckpointConfig, Compute, OutputDataConfig,
-                                                 StoppingCondition)
+    from sagemaker.core.training.configs import CheckpointConfig, Compute, OutputDataConfig, StoppingCondition
 
     c = settings.compute
     spec = dict(
