@@ -1,6 +1,7 @@
 # medtx: two commands set everything up on a fresh machine.
 #   make train   create .venv if needed, install, run TrainFlow on the built-in defaults
-#   make test    create .venv if needed, install, run the test suite
+#   make test    create .venv if needed, install, run the default test tier (minutes)
+# Slower tiers, all run by CI (.ci/run): make check docs test-flows test-slow
 SHELL := /bin/bash
 PYTHON_BIN ?= python3
 VENV ?= .venv
@@ -17,7 +18,7 @@ export GX_ANALYTICS_ENABLED ?= false
 export TOKENIZERS_PARALLELISM ?= true
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install train deploy monitor test test-slow test-all bench clean
+.PHONY: install train deploy monitor test test-flows test-slow test-all check docs ci bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
@@ -37,11 +38,26 @@ deploy: install
 monitor: install
 	$(PY) flows/monitor_flow.py run $(ARGS)
 
+# Tiers (markers in pyproject.toml): the default tier leaves out `flows` (extra full-flow
+# variants through Metaflow's Runner) and `slow` (real data at full size, every drift shift).
 test: install
-	$(PY) -m pytest -m "not slow" $(ARGS)
+	$(PY) -m pytest -m "not slow and not flows" $(ARGS)
+
+test-flows: install
+	$(PY) -m pytest -m "flows and not slow" $(ARGS)
 
 test-slow: install
 	$(PY) -m pytest -m slow $(ARGS)
+
+check: install
+	$(PY) -m ruff check src flows bench tests
+	$(PY) -m mypy src
+
+docs: install
+	$(PY) -m mkdocs build --strict --site-dir build/site
+
+# everything CI runs after `make test`
+ci: check docs test-flows test-slow
 
 test-all: install
 	$(PY) -m pytest $(ARGS)
