@@ -9,10 +9,13 @@ baseline, evaluate) on a CSV for one or more label presets, prints a table and w
     python bench/quality.py --set train.epochs=5 --set model.long_note='"chunks"'
     python bench/quality.py --baseline-only --labels all40     # seconds: no fine-tuning
     python bench/quality.py --set model.wide=baseline_scores --out bench/recipes/<name>.json
-    python bench/quality.py --table bench/recipes/*.json       # the README's recipe table
+    python bench/quality.py --table bench/recipes/*.json       # the recipe table, printed
+    python bench/quality.py --table bench/recipes/*.json --write docs/recipes.md
 
 Every recipe tried is kept as one JSON file under ``bench/recipes/`` (metrics and settings,
-no note text); ``--table`` renders them as the Markdown table in the README.
+no note text); ``--table`` renders them as a Markdown table, and ``--write PAGE`` puts that table
+into PAGE between the ``<!-- recipes:start -->`` and ``<!-- recipes:end -->`` lines, leaving the
+prose around it as it is.
 
 The quality target is test macro-F1 >= 0.80 on spec12 with the model beating the same-run
 baseline. ``ceiling`` rows are the best any single-label classifier can score on the same
@@ -39,8 +42,9 @@ except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(ROOT / "src"))
 
 TARGET_MACRO_F1 = 0.80
-DEFAULT_SEED = 42  # the split and training seed of every README row unless it says otherwise
+DEFAULT_SEED = 42  # the split and training seed of every table row unless it says otherwise
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "mtsamples.csv"
+TABLE_START, TABLE_END = "<!-- recipes:start -->", "<!-- recipes:end -->"
 
 
 def parse_overrides(items: list[str]) -> dict:
@@ -213,6 +217,20 @@ def recipe_table(paths: list[Path]) -> str:
     return "\n".join([head] + [r for _, r in sorted(rows, key=lambda r: r[0])])
 
 
+def write_table(page: Path, table: str) -> None:
+    """Replace what lies between the marker lines of ``page`` with ``table`` (a blank line either
+    side); the rest of the page is kept byte for byte. A page without exactly one start marker
+    followed by one end marker is an error naming both, and nothing is written."""
+    text = page.read_text(encoding="utf-8")
+    counts = (text.count(TABLE_START), text.count(TABLE_END))
+    start, end = text.find(TABLE_START), text.find(TABLE_END)
+    if counts != (1, 1) or end < start:
+        raise SystemExit(f"{page}: the recipe table goes between one {TABLE_START} line and one "
+                         f"{TABLE_END} line after it; found {counts[0]} start and {counts[1]} end marker(s)")
+    head, tail = text[:start + len(TABLE_START)], text[end:]
+    page.write_text(f"{head}\n\n{table}\n\n{tail}", encoding="utf-8")  # blank lines: a table, not HTML
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default=os.environ.get("MEDTX_REAL_DATA", str(DEFAULT_DATA)),
@@ -228,13 +246,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "quality.json")
     p.add_argument("--table", nargs="+", type=Path, metavar="JSON",
                    help="print the Markdown recipe table of these result files and exit")
-    return p.parse_args(argv)
+    p.add_argument("--write", type=Path, metavar="PAGE",
+                   help=f"with --table: write the table into PAGE between {TABLE_START} and {TABLE_END}")
+    args = p.parse_args(argv)
+    if args.write and not args.table:
+        p.error("--write needs --table (the result files whose table it writes)")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.table:
-        print(recipe_table(args.table))
+        table = recipe_table(args.table)
+        if args.write:
+            write_table(args.write, table)
+            print(f"wrote the table of {len(args.table)} result file(s) into {args.write}")
+        else:
+            print(table)
         return 0
     if not args.data.startswith("s3://") and not Path(args.data).is_file():
         print(f"no data at {args.data}: pass --data or set MEDTX_REAL_DATA", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""bench/quality.py: its override syntax and a baseline-only run on the demo set."""
+"""bench/quality.py: its override syntax, a baseline-only run on the demo set, the recipe table
+and writing it into a page between marker lines."""
 from __future__ import annotations
 
 import importlib.util
@@ -81,7 +82,8 @@ def test_recipe_table_rows_come_from_kept_result_files(bench, tmp_path, capsys):
     assert "10 min (3 ep., best 2)" in lines[2] and "model pooling, wide none" in lines[3]
     assert lines[3].startswith("| plain |") and "-0.108" in lines[3] and "| CPU |" in lines[3]
     assert "seed" not in lines[2] + lines[3]  # the default seeds go unsaid
-    assert lines[4].startswith("| wide-split7 |") and "patience 2, class weights none, training seed 1, split seed 7 |" in lines[4]
+    assert lines[4].startswith("| wide-split7 |")
+    assert "patience 2, class weights none, training seed 1, split seed 7 |" in lines[4]
 
 
 def test_paired_margin_interval_resamples_whole_notes(bench):
@@ -99,3 +101,47 @@ def test_paired_margin_interval_resamples_whole_notes(bench):
     assert behind["high"] < -0.4 and behind["p_model_ahead"] == 0.0
     same = bench.paired_margin(right, right, y, groups, resamples=20)
     assert same["low"] == same["high"] == same["point"] == 0.0
+
+
+def _kept_run(path: Path, f1: float) -> Path:
+    """A minimal kept result file with one fine-tuned spec12 model."""
+    settings = {"model": {"long_note": "head_tail", "max_length": 128, "max_chunks": 8},
+                "train": {"learning_rate": 3e-5, "epochs": 6, "patience": 2}}
+    path.write_text(json.dumps({"config": "c.json", "settings": settings, "results": [{
+        "labels": "spec12", "seconds": {"finetune": 120.0},
+        "training": {"device": "cpu", "best_epoch": 1, "epochs": [{}]},
+        "systems": {"model": {"accuracy": 0.7, "macro_f1": f1, "any_label_accuracy": 0.9},
+                    "baseline": {"accuracy": 0.75, "macro_f1": 0.759, "any_label_accuracy": 0.93}}}]}))
+    return path
+
+
+def test_write_replaces_only_the_table_between_the_markers(bench, tmp_path):
+    run = _kept_run(tmp_path / "r.json", 0.785)
+    page = tmp_path / "recipes.md"
+    before, after = "# Recipes\n\nProse before.\n\n", "\n\nProse after, kept.\n"
+    page.write_text(f"{before}<!-- recipes:start -->\n| stale | table |\n<!-- recipes:end -->{after}")
+    assert bench.main(["--table", str(run), "--write", str(page)]) == 0
+    text = page.read_text()
+    assert text.startswith(before + "<!-- recipes:start -->\n\n| recipe |") and text.endswith(
+        "<!-- recipes:end -->" + after)
+    assert "stale" not in text and "| r | spec12 |" in text and "+0.026" in text
+    assert bench.main(["--table", str(run), "--write", str(page)]) == 0
+    assert page.read_text() == text  # writing again changes nothing
+
+
+@pytest.mark.parametrize("body", ["no markers at all\n", "<!-- recipes:start -->\nonly a start\n",
+                                  "<!-- recipes:end -->\n<!-- recipes:start -->\n",
+                                  "<!-- recipes:start -->\n<!-- recipes:start -->\n<!-- recipes:end -->\n"])
+def test_write_without_one_pair_of_markers_is_a_clear_error(bench, tmp_path, body):
+    run = _kept_run(tmp_path / "r.json", 0.785)
+    page = tmp_path / "page.md"
+    page.write_text(body)
+    with pytest.raises(SystemExit, match="<!-- recipes:start --> line and one <!-- recipes:end -->"):
+        bench.main(["--table", str(run), "--write", str(page)])
+    assert page.read_text() == body  # nothing written
+
+
+def test_write_needs_table(bench, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["--write", str(tmp_path / "page.md")])
+    assert "--write needs --table" in capsys.readouterr().err
