@@ -102,7 +102,8 @@ def test_smoke_requests_carry_a_smoke_inference_id():
     import http.server
     import threading
 
-    from medtx.deploy.smoke import SMOKE_ID_PREFIX, HttpTransport
+    from medtx.deploy.smoke import HttpTransport
+    from medtx.serving.contract import SMOKE_ID_PREFIX
 
     seen: list = []
 

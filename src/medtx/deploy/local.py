@@ -39,6 +39,7 @@ from medtx.deploy.base import (
 )
 from medtx.deploy.localdb import BackendRow, EndpointDB
 from medtx.deploy.smoke import SmokeSpec, smoke_url
+from medtx.serving.contract import stage_endpoint
 
 Launcher = Callable[..., Any]
 LIVE = (STARTING, READY, SERVING, DRAINING)
@@ -64,7 +65,7 @@ def stage_serving(settings: Any, stage: Optional[str]) -> Any:
     capture = settings.serving.capture_to
     if capture and not capture.startswith("s3://"):
         capture = str(Path(capture).absolute())
-    name = f"medtx-{stage}" if stage else settings.serving.endpoint_name
+    name = stage_endpoint(stage) if stage else settings.serving.endpoint_name
     return settings.with_overrides(serving={"capture_to": capture, "endpoint_name": name})
 
 

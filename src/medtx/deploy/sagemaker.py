@@ -29,6 +29,7 @@ from medtx.deploy.base import (
 )
 from medtx.deploy.sagemaker_api import RuntimeTransport, SageMakerApi
 from medtx.deploy.smoke import SmokeSpec, Transport, run_smoke
+from medtx.serving.contract import stage_endpoint
 
 TAG_VERSION, TAG_DATA, TAG_PREVIOUS, TAG_STAGE = (
     "medtx:version", "medtx:model-data", "medtx:previous-config", "medtx:stage")
@@ -130,7 +131,7 @@ class SageMakerEndpoints:
         if stage not in self.stages:
             raise DeployError(f"stage {stage!r} has no sagemaker target; sagemaker stages: "
                               f"{sorted(self.stages)}")
-        return self.stages[stage].endpoint_name or f"medtx-{stage}"
+        return self.stages[stage].endpoint_name or stage_endpoint(stage)
 
     def _prefix(self, stage: str) -> str:
         """Model and config names: ``<endpoint>-v<version>-<UTC stamp><4 hex>`` (<= 63 chars)."""

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional, Protocol
 
+from medtx.serving.contract import INFERENCE_ID_HEADER, SMOKE_ID_PREFIX
+
 JSON = "application/json"
 
 
@@ -25,13 +27,9 @@ class Transport(Protocol):
                 content_type: Optional[str] = None) -> tuple[int, bytes]: ...
 
 
-#: inference ids of smoke requests start with this, so monitoring can leave them out of capture
-SMOKE_ID_PREFIX = "medtx-smoke-"
-
-
 class HttpTransport:
     """HTTP/1.1 to ``base_url`` (``http://127.0.0.1:8081``), one connection per request; each
-    request carries an ``X-Amzn-SageMaker-Inference-Id`` starting with :data:`SMOKE_ID_PREFIX`."""
+    request carries an inference id starting with :data:`~medtx.serving.contract.SMOKE_ID_PREFIX`."""
 
     def __init__(self, base_url: str, timeout_s: float = 30.0, token: Optional[str] = None):
         parts = urllib.parse.urlsplit(base_url)
@@ -45,7 +43,7 @@ class HttpTransport:
                 content_type: Optional[str] = None) -> tuple[int, bytes]:
         headers = {"Content-Type": content_type} if content_type else {}
         self.sent += 1
-        headers["X-Amzn-SageMaker-Inference-Id"] = f"{SMOKE_ID_PREFIX}{self.sent}"
+        headers[INFERENCE_ID_HEADER] = f"{SMOKE_ID_PREFIX}{self.sent}"
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)

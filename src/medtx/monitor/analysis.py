@@ -21,6 +21,7 @@ import pandas as pd
 from medtx.monitor.descriptors import describe, note_hash
 from medtx.monitor.drift import Signal, classifier_signal, correct, descriptor_signals, mmd_signal, prediction_signals
 from medtx.monitor.profile import ReferenceProfile
+from medtx.serving.contract import SMOKE_ID_PREFIX
 
 
 def truncate_top_k(probs: np.ndarray, k: int) -> np.ndarray:
@@ -84,12 +85,11 @@ def window_features(rows: pd.DataFrame, profile: ReferenceProfile,
                     model_version: Optional[int] = None) -> WindowFeatures:
     """Features of the window's rows (from :class:`~medtx.monitor.capture_reader.CaptureReader`).
 
-    Deploy smoke-test requests (inference ids ``medtx-smoke-*``), rows from another model
+    Deploy smoke-test requests (inference ids starting with
+    :data:`~medtx.serving.contract.SMOKE_ID_PREFIX`), rows from another model
     version than ``model_version`` (when given) and rows whose probabilities name labels the
     profile does not know are excluded and counted.
     """
-    from medtx.deploy.smoke import SMOKE_ID_PREFIX
-
     excluded: Counter = Counter()
     frame = rows.reset_index(drop=True)
     smoke = frame["inference_id"].astype(str).str.startswith(SMOKE_ID_PREFIX)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from medtx.errors import MonitorError
+from medtx.serving.contract import stage_endpoint
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ def target_of(settings: Any) -> Target:
     """The monitored stage's endpoint, its capture prefix and state folder, from config."""
     m, stage = settings.monitor, settings.monitor.stage
     deploy_target = settings.deploy.targets[stage]
-    endpoint = m.endpoint_name or deploy_target.endpoint_name or f"medtx-{stage}"
+    endpoint = m.endpoint_name or deploy_target.endpoint_name or stage_endpoint(stage)
     prefix = m.capture_from or settings.serving.capture_to
     if deploy_target.target == "sagemaker" and not (prefix or "").startswith("s3://"):
         # where SageMakerEndpoints points DataCaptureConfig when serving.capture_to is local

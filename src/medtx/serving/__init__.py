@@ -1,5 +1,6 @@
 """Serving: the SageMaker-contract inference server and what runs it.
 
+* :mod:`.contract` — header names, the smoke-request id prefix, stage endpoint names.
 * :mod:`.app` — ``create_app``: FastAPI ``/ping`` and ``/invocations``.
 * :mod:`.payload` — request parsing and limits (JSON, CSV, JSON Lines).
 * :mod:`.batcher` — ``MicroBatcher``: one inference thread, bounded micro-batches.

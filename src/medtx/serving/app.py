@@ -26,6 +26,7 @@ from pydantic import BaseModel
 
 from medtx.serving.batcher import MicroBatcher
 from medtx.serving.capture import CaptureWriter, capture_record
+from medtx.serving.contract import INFERENCE_ID_HEADER
 from medtx.serving.model import ModelInfo
 from medtx.serving.payload import (
     ACCEPTED,
@@ -39,7 +40,6 @@ from medtx.serving.payload import (
 )
 
 log = logging.getLogger("medtx.serving")
-INFERENCE_ID_HEADER = "X-Amzn-SageMaker-Inference-Id"
 WARMUP_NOTE = "warm up: chief complaint, history of present illness, assessment and plan."
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from medtx.errors import InputError
+from medtx.serving.contract import CUSTOM_ATTRIBUTES_HEADER
 
 JSON_TYPES = {"application/json"}
 CSV_TYPES = {"text/csv"}
@@ -176,7 +177,6 @@ def parse_request(body: bytes, content_type: Optional[str]) -> Request:
                        f"content type {shown} is not accepted; use one of {', '.join(ACCEPTED)}")
 
 
-CUSTOM_ATTRIBUTES_HEADER = "X-Amzn-SageMaker-Custom-Attributes"
 
 
 def top_k_from_attributes(header: Optional[str]) -> Optional[int]:
