@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from medtx.registry.base import utc_now
+from medtx.clock import utc_now
 from medtx.sqlitedb import transaction
 
 SCHEMA = """

@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 import pandas as pd
 
-from medtx.registry.base import utc_now
+from medtx.clock import utc_now
 from medtx.sqlitedb import connect, transaction
 
 DB_FILE = "monitor.sqlite"

@@ -13,7 +13,6 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
@@ -68,11 +67,6 @@ class ModelVersion:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
-
-
-def utc_now() -> str:
-    """Current time as ISO 8601 UTC with microseconds (sortable as text)."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def current_actor() -> str:
@@ -150,13 +144,6 @@ def listing_digest(listing: dict[str, str]) -> str:
     """Content address of a package: sha256 of its sorted file listing."""
     canonical = json.dumps(sorted(listing.items()), separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def verify_package(root: Path) -> None:
-    """A well-formed model package whose files match its ``manifest.json`` (IntegrityError)."""
-    from medtx.modeling.package import verify_package as check
-
-    check(Path(root))
 
 
 def verify_listing(root: Path, expected: dict[str, str]) -> None:

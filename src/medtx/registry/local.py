@@ -22,8 +22,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Optional
 
+from medtx.clock import utc_now
 from medtx.errors import RegistryError
 from medtx.evaluation.document import Evaluation
+from medtx.modeling.package import verify_package
 from medtx.registry.base import (
     AuditEvent,
     ModelVersion,
@@ -36,9 +38,7 @@ from medtx.registry.base import (
     missing_version,
     replace_dir,
     transition_allowed,
-    utc_now,
     verify_listing,
-    verify_package,
 )
 from medtx.sqlitedb import connect, transaction
 

@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import Any, Optional
 
 from medtx.aws.calls import aws_call
+from medtx.clock import utc_now
 from medtx.errors import ConfigError, RegistryError
 from medtx.evaluation.document import Evaluation
+from medtx.modeling.package import verify_package
 from medtx.registry.base import (
     AuditEvent,
     ModelVersion,
@@ -39,9 +41,7 @@ from medtx.registry.base import (
     missing_version,
     replace_dir,
     transition_allowed,
-    utc_now,
     verify_listing,
-    verify_package,
 )
 
 _UNSAFE = re.compile(r"[^\w .:/=+\-@]")  # complement of SageMaker's metadata character set
