@@ -13,6 +13,6 @@ from medtx.flowkit.mutators import (
 )
 from medtx.flowkit.runtime import append_card, cache_dir, setup_logging, tag_run
 
-__all__ = ["HANDOFF_PARAMETER", "RETRAIN_PARAMETER", "deploy_trigger", "RetrainEvent", "append_card", "cache_dir", "compute_backend",
-           "default_config", "project_from_config", "retrain_trigger", "schedule_from_config", "setup_logging",
-           "start_retrain", "tag_run"]
+__all__ = ["HANDOFF_PARAMETER", "RETRAIN_PARAMETER", "RetrainEvent", "append_card", "cache_dir",
+           "compute_backend", "default_config", "deploy_trigger", "project_from_config", "retrain_trigger",
+           "schedule_from_config", "setup_logging", "start_retrain", "tag_run"]

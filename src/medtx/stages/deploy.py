@@ -3,8 +3,10 @@ notes, deploy stage by stage (blue/green, smoke-tested), each returning frozen a
 
 Which version: the model package ARN of a cross-account hand-off (``--model_package``, set by
 the ``deploy.handoff_event`` trigger); else the one given with ``--version``; else, when a
-TrainFlow run triggered the deploy, that run's version; else the latest Approved one. Whatever is chosen must be Approved,
-and a model trained on the built-in demo notes never leaves the local target.
+TrainFlow run triggered the deploy, that run's version; else the latest Approved one. Whatever
+is chosen must be Approved, and a model trained on the built-in demo notes never leaves the
+local target. The smoke notes of a TrainFlow version come from that run's split step, read
+through :mod:`medtx.flowkit.runs`.
 """
 from __future__ import annotations
 
@@ -164,14 +166,13 @@ def smoke_notes(settings: Settings, candidate: Selection) -> list[tuple[str, str
 
         notes = prepare(settings, settings.deploy.smoke_file, split=False).notes
     elif candidate.train_run:
-        from metaflow import Run, namespace
+        from medtx.flowkit.runs import RunReadError, read_artifact
 
-        namespace(None)
         try:
-            notes = Run(candidate.train_run)["split"].task.data.split_data.test
-        except Exception as exc:  # the Client raises several kinds for a missing run
-            raise DeployError(f"cannot read the test split of {candidate.train_run} for the "
-                              f"smoke test ({type(exc).__name__}); set deploy.smoke_file") from None
+            notes = read_artifact(candidate.train_run, "split", "split_data").test
+        except RunReadError as exc:
+            raise DeployError(f"{exc}: the smoke test needs its test split; set "
+                              "deploy.smoke_file") from None
     else:
         raise DeployError("no smoke notes: the version names no TrainFlow run; set deploy.smoke_file")
     notes = notes.drop_duplicates("group").sort_values("note_id").head(n)

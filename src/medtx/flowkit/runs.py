@@ -1,0 +1,21 @@
+"""Reading what earlier runs stored, through Metaflow's Client (any namespace)."""
+from __future__ import annotations
+
+from typing import Any
+
+from medtx.errors import MedtxError
+
+
+class RunReadError(MedtxError):
+    """An artifact of an earlier run cannot be read (the run, step or artifact is missing)."""
+
+
+def read_artifact(run: str, step: str, name: str) -> Any:
+    """The artifact ``name`` of ``step`` in ``run`` (``Flow/<run id>``)."""
+    from metaflow import Run, namespace
+
+    namespace(None)
+    try:
+        return getattr(Run(run)[step].task.data, name)
+    except Exception as exc:  # the Client raises several kinds for a missing run, step or name
+        raise RunReadError(f"cannot read {name} of {run}/{step} ({type(exc).__name__})") from None
