@@ -16,7 +16,7 @@ from medtx.cli.common import DEFAULT_CONFIG
 def cmd_pipeline(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from medtx.flowkit.pipeline import run_pipeline
+    from medtx.rehearsal.loop import run_pipeline
 
     steps = run_pipeline(args.config, args.data, args.traffic, args.shift, args.retrain,
                          show_output=not args.quiet)
@@ -26,7 +26,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
 
 
 def add_parsers(sub: Any) -> None:
-    from medtx.flowkit.pipeline import SHIFTS
+    from medtx.rehearsal.loop import SHIFTS
 
     p = sub.add_parser("pipeline", help="rehearse train -> deploy -> monitor (-> retrain) locally")
     p.add_argument("--config", default=DEFAULT_CONFIG, help="config file (default: %(default)s)")
