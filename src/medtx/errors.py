@@ -54,3 +54,7 @@ class RegistryError(MedtxError):
 
 class MonitorError(MedtxError):
     """Monitoring cannot judge a window (no reference profile, state unusable, bad capture)."""
+
+
+class RehearsalError(MedtxError):
+    """A flow of the local rehearsal (``medtx pipeline``) failed or the loop cannot go on."""

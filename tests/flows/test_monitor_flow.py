@@ -107,7 +107,7 @@ def test_monitor_flow_tells_unchanged_from_shifted_traffic_and_starts_the_retrai
     assert not report["quality"]["measured"]  # no labels yet
     assert json.loads((state / "reports" / "monitor.json").read_text())["window_id"] == report["window_id"]
 
-    from medtx.rehearsal.loop import shift_notes
+    from medtx.rehearsal.traffic import shift_notes
 
     base = _notes(seed=13)
     make = {

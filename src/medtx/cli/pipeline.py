@@ -26,7 +26,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
 
 
 def add_parsers(sub: Any) -> None:
-    from medtx.rehearsal.loop import SHIFTS
+    from medtx.rehearsal.traffic import SHIFTS
 
     p = sub.add_parser("pipeline", help="rehearse train -> deploy -> monitor (-> retrain) locally")
     p.add_argument("--config", default=DEFAULT_CONFIG, help="config file (default: %(default)s)")

@@ -5,29 +5,20 @@ as if the TrainFlow run had just finished (``trigger=[pathspec]``, and only when
 registered an Approved version), MonitorFlow then judges the prod endpoint's captured traffic
 and, with ``retrain``, starts TrainFlow when its rule fires. ``traffic`` sends that many
 synthetic held-out notes (``shift``: unchanged, truncated or without section headers) to the
-monitored local endpoint first, so the monitor has something to judge.
+monitored local endpoint first (:mod:`medtx.rehearsal.traffic`), so the monitor has something
+to judge.
 """
 from __future__ import annotations
 
-import json
 import os
-import re
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from medtx.config.paths import SOURCE_ROOT
-from medtx.errors import MedtxError
-
-SHIFTS = ("none", "truncate", "template")
-TRAFFIC_SEED = 9001  # notes the built-in demo training set (seed 0) never saw
-_HEADER = re.compile(r"[A-Z][A-Z /&-]+:,\s*")  # a demo note's "SECTION:,  " heading
-
-
-class PipelineError(MedtxError):
-    """A flow of the rehearsal failed or the loop cannot go on (the message says which)."""
+from medtx.errors import RehearsalError
+from medtx.rehearsal.traffic import send_traffic, traffic_notes
 
 
 @dataclass(frozen=True)
@@ -49,47 +40,13 @@ def _run(flow: str, config: str, show_output: bool, trigger: Optional[list] = No
     top = {"trigger": trigger} if trigger else {}
     path = flows_dir() / flow
     if not path.is_file():
-        raise PipelineError(f"flow file {path} not found; set MEDTX_FLOWS_DIR to the flows/ folder")
+        raise RehearsalError(f"flow file {path} not found; set MEDTX_FLOWS_DIR to the flows/ folder")
     with Runner(str(path), show_output=show_output, config=[("cfg", str(config))], **top) as runner:
         result = runner.run(**params)
         if result.status != "successful":
-            raise PipelineError(f"{flow} run {result.run.pathspec if result.run else '?'} "
-                                f"{result.status}; see its logs above or in the Metaflow UI")
+            raise RehearsalError(f"{flow} run {result.run.pathspec if result.run else '?'} "
+                                 f"{result.status}; see its logs above or in the Metaflow UI")
         return result.run
-
-
-def shift_notes(notes: list[str], shift: str) -> list[str]:
-    """``notes`` as they are, truncated to 160 characters, or dictated without section headers."""
-    if shift not in SHIFTS:
-        raise PipelineError(f"unknown shift {shift!r}; one of {', '.join(SHIFTS)}")
-    if shift == "truncate":
-        return [note[:160] for note in notes]
-    if shift == "template":
-        return [_HEADER.sub(lambda m: m.group(0)[:-1].strip(":, ").lower() + " - ", note) for note in notes]
-    return list(notes)
-
-
-def traffic_notes(n: int, shift: str = "none", seed: int = TRAFFIC_SEED) -> list[str]:
-    """``n`` synthetic notes the demo model never saw, unchanged or shifted."""
-    from medtx.data.demo import make_demo_notes
-
-    frame = make_demo_notes(n=max(600, 2 * n), seed=seed).dropna(subset=["transcription"])
-    return shift_notes(list(frame["transcription"][:n]), shift)
-
-
-def send_traffic(port: int, notes: list[str], batch: int = 8, prefix: str = "pipeline") -> int:
-    """POST ``notes`` to 127.0.0.1:``port`` in requests of ``batch`` notes; notes answered."""
-    answered = 0
-    for start in range(0, len(notes), batch):
-        body = json.dumps({"inputs": notes[start:start + batch]}).encode()
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body, headers={
-            "Content-Type": "application/json", "X-Amzn-SageMaker-Inference-Id": f"{prefix}-{start}"})
-        try:
-            with urllib.request.urlopen(req, timeout=60) as resp:
-                answered += len(json.loads(resp.read())["predictions"])
-        except OSError as exc:
-            raise PipelineError(f"endpoint 127.0.0.1:{port} did not answer: {exc}") from None
-    return answered
 
 
 def run_pipeline(config: str, data: str = "", traffic: int = 0, shift: str = "none",
@@ -121,7 +78,7 @@ def run_pipeline(config: str, data: str = "", traffic: int = 0, shift: str = "no
         stage = settings.monitor.stage
         target = settings.deploy.targets[stage]
         if target.target != "local":
-            raise PipelineError(f"--traffic sends notes to local endpoints only; {stage} is {target.target}")
+            raise RehearsalError(f"--traffic sends notes to local endpoints only; {stage} is {target.target}")
         answered = send_traffic(target.port, traffic_notes(traffic, shift))
         done(PipelineStep("traffic", None, "successful",
                           f"{answered} notes ({shift}) answered by {stage} on 127.0.0.1:{target.port}"))
