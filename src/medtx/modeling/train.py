@@ -33,6 +33,7 @@ from medtx.modeling.features import Encoded
 from medtx.modeling.inference import predict_logits
 from medtx.modeling.loss import class_weights, weighted_loss
 from medtx.modeling.runtime import autocast_for, pick_device, pick_precision, set_seed
+from medtx.modeling.wide import WideInputs, head_arrays, linear_logits, torch_head
 from medtx.modeling.windows import WindowData, one_window_per_note
 
 log = logging.getLogger("medtx.modeling.train")
@@ -222,16 +223,6 @@ def _check_inputs(enc: Encoded, y: np.ndarray, n_classes: int, name: str,
                             f"in 0..{n_classes - 1}; got {len(y)} ids in {y.min()}..{y.max()}")
 
 
-@dataclass
-class WideInputs:
-    """The wide branch's features of the training and validation notes, and its first head."""
-
-    train: np.ndarray  # [n_train_notes, f]
-    val: np.ndarray  # [n_val_notes, f]
-    weight: np.ndarray  # [n_classes, f]
-    bias: np.ndarray  # [n_classes]
-
-
 def _validate(model: Any, val: Encoded, y: np.ndarray, batch_size: int,
               extra: Optional[np.ndarray] = None) -> tuple[dict, np.ndarray]:
     """Validation loss (unweighted), macro-F1 and accuracy, and the logits they came from
@@ -257,8 +248,6 @@ def finetune(model: Any, train: Encoded, y_train: Any, val: Encoded, y_val: Any,
     ``wide``: train a wide branch with the transformer (its head is returned in the result).
     """
     from tqdm.auto import tqdm
-
-    from medtx.modeling.wide import head_arrays, linear_logits, torch_head
 
     set_seed(settings.seed)
     y_train = np.array(y_train, dtype=np.float32 if np.ndim(y_train) == 2 else np.int64)

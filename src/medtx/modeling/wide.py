@@ -17,16 +17,23 @@ In a package the branch is two files, both listed in the manifest and free of pi
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
 from medtx.errors import IntegrityError, ModelLoadError
-from medtx.modeling.baseline import Baseline
+from medtx.modeling.baseline import Baseline, fit_baseline, out_of_fold_scores
 
+if TYPE_CHECKING:  # the training side's types; a serving process loads a branch without them
+    from medtx.config import Settings
+    from medtx.data.split import Split
+
+log = logging.getLogger("medtx.modeling.wide")
 KIND = "baseline_scores"
 SPEC_FILE, ARRAYS_FILE = "wide/branch.json", "wide/branch.safetensors"
 FILES = (SPEC_FILE, ARRAYS_FILE)
@@ -113,6 +120,40 @@ def load_wide(root: Path, meta: dict) -> Optional[WideBranch]:
         raise IntegrityError(f"model package {root}: the wide branch scores {branch.n_classes} "
                              f"classes, the package has {len(meta['labels'])} labels")
     return branch
+
+
+@dataclass
+class WideInputs:
+    """The wide branch's features of the training and validation notes, and its first head."""
+
+    train: np.ndarray  # [n_train_notes, f]
+    val: np.ndarray  # [n_val_notes, f]
+    weight: np.ndarray  # [n_classes, f]
+    bias: np.ndarray  # [n_classes]
+
+
+def wide_inputs(split: Split, rows: np.ndarray, settings: Settings,
+                targets: Optional[np.ndarray] = None) -> tuple[Baseline, WideInputs, np.ndarray]:
+    """The wide branch's lexical model (the baseline fitted on every training row), its
+    features for training (out-of-fold, at ``rows``) and validation, its first head, and the
+    test features: ``(baseline, WideInputs, test features)``. ``targets``: the training
+    targets at ``rows`` (label sets with ``multilabel``, which start the head per class)."""
+    texts, y, n = list(split.train["text"]), split.y("train"), len(split.labels)
+    seed, knobs = settings.train.seed, settings.baseline
+    t0 = time.perf_counter()
+    lexical = fit_baseline(texts, y, n, seed=seed, settings=knobs)
+    oof = out_of_fold_scores(texts, y, list(split.train["group"]), n, settings.model.wide_folds,
+                             seed=seed, settings=knobs)
+    balanced = settings.train.class_weights != "none"
+    if settings.train.targets == "multilabel":
+        weight, bias = initial_head(oof[rows], y[rows], n, seed=seed, balanced=balanced, sets=targets)
+    else:
+        weight, bias = initial_head(oof, y, n, seed=seed, balanced=balanced)
+    inputs = WideInputs(train=oof[rows], val=lexical.decision_scores(list(split.val["text"])),
+                        weight=weight, bias=bias)
+    log.info("wide branch: lexical scores of %d training rows from %d out-of-fold fits (%.1fs)",
+             len(texts), settings.model.wide_folds, time.perf_counter() - t0)
+    return lexical, inputs, lexical.decision_scores(list(split.test["text"]))
 
 
 def initial_head(features: np.ndarray, y: np.ndarray, n_classes: int, seed: int = 0,

@@ -187,6 +187,7 @@ def finetune(split: Split, tok: Tokenized, settings: Settings, pathspec: str) ->
     from medtx.modeling.pretrained import load_classifier, load_tokenizer
     from medtx.modeling.runtime import set_seed
     from medtx.modeling.targets import note_targets
+    from medtx.modeling.wide import wide_inputs
 
     t0 = time.perf_counter()
     set_seed(settings.train.seed)
@@ -224,34 +225,6 @@ def finetune(split: Split, tok: Tokenized, settings: Settings, pathspec: str) ->
         device=result.device, precision=result.precision, val_logits=result.val_logits,
         test_logits=test_logits, seconds=time.perf_counter() - t0,
     )
-
-
-def wide_inputs(split: Split, rows: np.ndarray, settings: Settings,
-                targets: Any = None) -> tuple[Any, Any, np.ndarray]:
-    """The wide branch's lexical model (the baseline fitted on every training row), its
-    features for training (out-of-fold, at ``rows``) and validation, its first head, and the
-    test features: ``(baseline, WideInputs, test features)``. ``targets``: the training
-    targets at ``rows`` (label sets with ``multilabel``, which start the head per class)."""
-    from medtx.modeling.baseline import fit_baseline, out_of_fold_scores
-    from medtx.modeling.train import WideInputs
-    from medtx.modeling.wide import initial_head
-
-    texts, y, n = list(split.train["text"]), split.y("train"), len(split.labels)
-    seed, knobs = settings.train.seed, settings.baseline
-    t0 = time.perf_counter()
-    lexical = fit_baseline(texts, y, n, seed=seed, settings=knobs)
-    oof = out_of_fold_scores(texts, y, list(split.train["group"]), n, settings.model.wide_folds,
-                             seed=seed, settings=knobs)
-    balanced = settings.train.class_weights != "none"
-    if settings.train.targets == "multilabel":
-        weight, bias = initial_head(oof[rows], y[rows], n, seed=seed, balanced=balanced, sets=targets)
-    else:
-        weight, bias = initial_head(oof, y, n, seed=seed, balanced=balanced)
-    inputs = WideInputs(train=oof[rows], val=lexical.decision_scores(list(split.val["text"])),
-                        weight=weight, bias=bias)
-    log.info("wide branch: lexical scores of %d training rows from %d out-of-fold fits (%.1fs)",
-             len(texts), settings.model.wide_folds, time.perf_counter() - t0)
-    return lexical, inputs, lexical.decision_scores(list(split.test["text"]))
 
 
 def baseline(split: Split, settings: Settings) -> BaselineScores:
