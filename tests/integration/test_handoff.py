@@ -14,7 +14,7 @@ import pytest
 from medtx.aws import session as aws_session
 from medtx.config import parse_settings
 from medtx.deploy.base import DeployError
-from medtx.deploy.handoff import HandoffError
+from medtx.deploy.handoff import HandoffError, hand_off
 from medtx.registry import APPROVED, open_registry
 
 REGISTRY, PROD = "111111111111", "666666666666"
@@ -95,7 +95,6 @@ def _approved(settings, make_package):
 
 def test_an_approved_version_reaches_prod_as_its_package_arn(accounts, webhook, make_package, tmp_path):
     from medtx.stages.deploy import choose
-    from medtx.stages.train import hand_off
 
     source, prod = accounts
     url, received, _ = webhook
@@ -124,8 +123,6 @@ def test_an_approved_version_reaches_prod_as_its_package_arn(accounts, webhook, 
 
 
 def test_a_failing_webhook_fails_the_hand_off_with_a_clear_error(accounts, webhook, make_package):
-    from medtx.stages.train import hand_off
-
     source, _ = accounts
     _, received, set_status = webhook
     version = _approved(source, make_package)

@@ -21,9 +21,12 @@ import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Optional
 
+from medtx.config import Settings
+from medtx.config.settings import HandoffTarget
 from medtx.errors import MedtxError
+from medtx.registry import ModelVersion
 
 log = logging.getLogger("medtx.deploy.handoff")
 _ARN = re.compile(r"arn:aws[a-z-]*:sagemaker:([a-z0-9-]+):(\d{12}):model-package/([^/]+)/(\d+)")
@@ -60,7 +63,7 @@ def parse_package_arn(arn: str) -> PackageRef:
     return PackageRef(m.group(1), m.group(2), m.group(3), int(m.group(4)), m.group(0))
 
 
-def payload_of(version: Any, settings: Any) -> dict:
+def payload_of(version: ModelVersion, settings: Settings) -> dict:
     """The fields a receiving DeployFlow needs (strings: Argo maps them to parameters)."""
     if not getattr(version, "arn", None):
         raise HandoffError(f"version {version.version} has no model package ARN: a cross-account "
@@ -80,7 +83,7 @@ def _post(url: str, body: bytes, token: Optional[str], timeout_s: float) -> int:
         return int(resp.status)
 
 
-def deliver(name: str, target: Any, fields: dict, sleep: Callable[[float], None] = time.sleep,
+def deliver(name: str, target: HandoffTarget, fields: dict, sleep: Callable[[float], None] = time.sleep,
             timeout_s: float = 30.0) -> Receipt:
     """POST one hand-off event to ``target`` (HandoffTarget), retrying 5xx and network errors."""
     token = os.environ.get(target.token_env) if target.token_env else None
@@ -108,7 +111,20 @@ def deliver(name: str, target: Any, fields: dict, sleep: Callable[[float], None]
                        f"({target.webhook_url}) failed after {attempt} attempt(s): {last}")
 
 
-def announce(settings: Any, version: Any, sleep: Callable[[float], None] = time.sleep) -> tuple[Receipt, ...]:
+def hand_off(settings: Settings, version: ModelVersion) -> tuple[Receipt, ...]:
+    """A freshly registered version handed to the ``deploy.handoff_to`` accounts when it is
+    Approved (otherwise nothing); a failure says how to announce it again."""
+    if version.status != "Approved" or not settings.deploy.handoff_to:
+        return ()
+    try:
+        return announce(settings, version)
+    except HandoffError as exc:
+        raise HandoffError(f"{exc}. Version {version.version} is registered and Approved; "
+                           f"announce it again with `medtx models announce {version.version}`") from None
+
+
+def announce(settings: Settings, version: ModelVersion,
+             sleep: Callable[[float], None] = time.sleep) -> tuple[Receipt, ...]:
     """Tell every ``deploy.handoff_to`` account about an Approved ``version``."""
     targets = settings.deploy.handoff_to
     if not targets:

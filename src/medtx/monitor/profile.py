@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +24,12 @@ from typing import Any, Optional
 import numpy as np
 import pandas as pd
 
+from medtx.config import Settings
+from medtx.data.split import Split
 from medtx.errors import MonitorError
 from medtx.monitor.descriptors import COLUMNS, TextReducer, build_vocabulary, describe, fit_reducer, note_hash
 
+log = logging.getLogger("medtx.monitor.profile")
 PROFILE_JSON, PROFILE_NPZ = "monitor/profile.json", "monitor/profile.npz"
 FORMAT = 1
 MIN_REFERENCE = 20  # held-out notes a profile needs
@@ -101,6 +105,28 @@ def build_profile(train_texts: Sequence[Optional[str]], reference_texts: Sequenc
                             descriptors=describe(ref_texts, vocabulary),
                             vectors=reducer.transform(ref_texts), probabilities=probs[keep],
                             reducer=reducer, meta=info)
+
+
+def reference_profile(split: Split, logits: dict[str, np.ndarray], temperature: float,
+                      settings: Settings) -> Optional[ReferenceProfile]:
+    """The monitoring reference of a trained model: vocabulary and reducer from ``split``'s
+    training notes; descriptors, vectors and calibrated probabilities (the model's ``logits``
+    per side at ``temperature``) of the held-out sides in ``monitor.reference_sides``. None,
+    logged, when they hold fewer than MIN_REFERENCE distinct notes: such a model is not monitored."""
+    from medtx.modeling.inference import softmax
+
+    sides = list(settings.monitor.reference_sides)
+    texts = [t for side in sides for t in split.frame(side)["text"]]
+    probs = np.vstack([softmax(np.asarray(logits[side]), temperature) for side in sides])
+    distinct = len({note_hash(t) for t in texts})  # the profile keeps each note once
+    if distinct < MIN_REFERENCE:
+        log.warning("no monitoring profile: %d distinct held-out notes in %s, %d needed",
+                    distinct, "+".join(sides), MIN_REFERENCE)
+        return None
+    return build_profile(list(split.train["text"]), texts, probs, split.labels,
+                         dims=settings.monitor.reducer_dims, seed=settings.split.seed,
+                         max_notes=settings.monitor.reference_max_notes,
+                         meta={"sides": sides, "temperature": temperature})
 
 
 def has_profile(pkg_dir: str | Path) -> bool:

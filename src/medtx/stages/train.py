@@ -270,6 +270,7 @@ def evaluate(split: Split, ft: FineTuned, base: BaselineScores, settings: Settin
     """
     from medtx.evaluation.document import build_evaluation, evaluation_json
     from medtx.modeling.package import add_files, package_from_bytes, package_to_bytes, update_meta
+    from medtx.monitor.profile import reference_profile
 
     meta = {
         "pathspec": pathspec, "data_sha256": info.sha256, "data_source": info.source,
@@ -282,7 +283,8 @@ def evaluate(split: Split, ft: FineTuned, base: BaselineScores, settings: Settin
     with tempfile.TemporaryDirectory(prefix="medtx-pkg-") as tmp:
         pkg = package_from_bytes(ft.package, Path(tmp) / "model")
         update_meta(pkg, temperature=model.temperature, metrics=model.headline())
-        profile = reference_profile(split, ft, model.temperature, settings)
+        profile = reference_profile(split, {"val": ft.val_logits, "test": ft.test_logits},
+                                    model.temperature, settings)
         add_files(pkg, {"evaluation.json": evaluation_json(doc),
                         **(profile.files() if profile is not None else {})})
         if settings.serving.runtime == "onnx-int8":  # registered with its int8 export
@@ -293,29 +295,6 @@ def evaluate(split: Split, ft: FineTuned, base: BaselineScores, settings: Settin
     log.info("test macro-F1: model %.4f vs baseline %.4f (margin %+.4f)",
              doc.model.macro_f1, doc.baseline.macro_f1, doc.margin["macro_f1"])
     return doc, blob
-
-
-def reference_profile(split: Split, ft: FineTuned, temperature: float, settings: Settings) -> Any:
-    """The monitoring reference: vocabulary and reducer from the training notes, descriptors,
-    vectors and calibrated probabilities of the held-out sides in ``monitor.reference_sides``
-    (None, logged, when they hold fewer than MIN_REFERENCE notes: such a model is not monitored)."""
-    from medtx.modeling.inference import softmax
-    from medtx.monitor.descriptors import note_hash
-    from medtx.monitor.profile import MIN_REFERENCE, build_profile
-
-    logits = {"val": ft.val_logits, "test": ft.test_logits}
-    sides = list(settings.monitor.reference_sides)
-    texts = [t for side in sides for t in split.frame(side)["text"]]
-    probs = np.vstack([softmax(np.asarray(logits[side]), temperature) for side in sides])
-    distinct = len({note_hash(t) for t in texts})  # the profile keeps each note once
-    if distinct < MIN_REFERENCE:
-        log.warning("no monitoring profile: %d distinct held-out notes in %s, %d needed",
-                    distinct, "+".join(sides), MIN_REFERENCE)
-        return None
-    return build_profile(list(split.train["text"]), texts, probs, split.labels,
-                         dims=settings.monitor.reducer_dims, seed=settings.split.seed,
-                         max_notes=settings.monitor.reference_max_notes,
-                         meta={"sides": sides, "temperature": temperature})
 
 
 def git_commit() -> Optional[str]:
@@ -331,6 +310,7 @@ def git_commit() -> Optional[str]:
 def register(settings: Settings, evaluation: Evaluation, package: bytes, split: Split,
              info: IngestInfo, tok: Tokenized, pathspec: str) -> Registered:
     """Gate the candidate against baseline and champion, then register it with that status."""
+    from medtx.deploy.handoff import hand_off
     from medtx.evaluation.gate import decide
     from medtx.evaluation.scoring import score_predictor
     from medtx.modeling.package import package_from_bytes
@@ -355,19 +335,6 @@ def register(settings: Settings, evaluation: Evaluation, package: bytes, split: 
     return Registered(version=version, decision=decision, champion=champion_scores,
                       champion_version=champion.version if champion else None,
                       tags=tuple(run_tags(version)), handoffs=hand_off(settings, version))
-
-
-def hand_off(settings: Settings, version: ModelVersion) -> tuple:
-    """Announce an Approved version to the ``deploy.handoff_to`` accounts (none: nothing)."""
-    from medtx.deploy.handoff import HandoffError, announce
-
-    if version.status != "Approved" or not settings.deploy.handoff_to:
-        return ()
-    try:
-        return announce(settings, version)
-    except HandoffError as exc:
-        raise HandoffError(f"{exc}. Version {version.version} is registered and Approved; "
-                           f"announce it again with `medtx models announce {version.version}`") from None
 
 
 def export(package: bytes, evaluation: Evaluation, output_dir: str | Path, run_id: str) -> Path:
