@@ -90,10 +90,11 @@ class TrainFlow(FlowSpec):
     @card(type="blank")
     @step
     def evaluate(self, inputs):
-        """Model vs baseline on test; temperature fitted on validation; evaluation.json."""
+        """Model vs baseline on test (temperature fitted on validation); the package as registered."""
         self.merge_artifacts(inputs)
-        self.evaluation, self.model_package = stages.evaluate(self.split_data, self.finetuned,
-            self.baseline_scores, self.settings, self.ingest_info, self.validation, current.pathspec)
+        self.evaluation = stages.evaluate(self.split_data, self.finetuned, self.baseline_scores,
+                                          self.settings, self.ingest_info, self.validation, current.pathspec)
+        self.model_package = stages.package(self.split_data, self.finetuned, self.evaluation, self.settings)
         flowkit.append_card(reports.evaluation_card(self.evaluation))
         self.next(self.register)
 

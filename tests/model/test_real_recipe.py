@@ -33,8 +33,8 @@ def test_local_profile_on_real_spec12(real_data_path, settings, tmp_path):
     tok = stages.tokenize(split, settings, tmp_path / "cache")
     ft = stages.finetune(split, tok, settings, "test/1/finetune/1")
     base = stages.baseline(split, settings)
-    doc, package = stages.evaluate(split, ft, base, settings, prepared.info, prepared.report,
-                                   "test/1/evaluate/1")
+    doc = stages.evaluate(split, ft, base, settings, prepared.info, prepared.report, "test/1/evaluate/1")
+    package = stages.package(split, ft, doc, settings)
 
     assert len(split.labels) == 12 and doc.model.n == len(split.test)
     assert doc.model.macro_f1 >= 0.74  # measured 0.785 with configs/local.json

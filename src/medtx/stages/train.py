@@ -259,18 +259,9 @@ def split_ceiling(split: Split) -> Ceiling:
 
 
 def evaluate(split: Split, ft: FineTuned, base: BaselineScores, settings: Settings,
-             info: IngestInfo, report: ValidationReport, pathspec: str
-             ) -> tuple[Evaluation, bytes]:
-    """Score model and baseline side by side on test (temperatures fitted on validation).
-
-    Returns the evaluation and the model package updated with its temperature, metrics and
-    ``evaluation.json`` (the manifest is rewritten, so it stays verifiable); with
-    ``serving.runtime: onnx-int8`` the package also carries its int8 ONNX export, so every
-    target (local endpoints, the SageMaker model.tar.gz) serves the same checked file.
-    """
-    from medtx.evaluation.document import build_evaluation, evaluation_json
-    from medtx.modeling.package import add_files, package_from_bytes, package_to_bytes, update_meta
-    from medtx.monitor.profile import reference_profile
+             info: IngestInfo, report: ValidationReport, pathspec: str) -> Evaluation:
+    """Score model and baseline side by side on test (temperatures fitted on validation)."""
+    from medtx.evaluation.document import build_evaluation
 
     meta = {
         "pathspec": pathspec, "data_sha256": info.sha256, "data_source": info.source,
@@ -280,21 +271,33 @@ def evaluate(split: Split, ft: FineTuned, base: BaselineScores, settings: Settin
     model = score_system("model", ft.val_logits, ft.test_logits, split)
     doc = build_evaluation(model, score_system("baseline", base.val_scores, base.test_scores, split),
                            meta, split_ceiling(split))
+    log.info("test macro-F1: model %.4f vs baseline %.4f (margin %+.4f)",
+             doc.model.macro_f1, doc.baseline.macro_f1, doc.margin["macro_f1"])
+    return doc
+
+
+def package(split: Split, ft: FineTuned, evaluation: Evaluation, settings: Settings) -> bytes:
+    """The fine-tuned package as it is registered: its temperature and metrics, its
+    ``evaluation.json`` and the monitoring reference profile added (the manifest is rewritten,
+    so it stays verifiable); with ``serving.runtime: onnx-int8`` also its int8 ONNX export, so
+    every target (local endpoints, the SageMaker model.tar.gz) serves the same checked file."""
+    from medtx.evaluation.document import evaluation_json
+    from medtx.modeling.package import add_files, package_from_bytes, package_to_bytes, update_meta
+    from medtx.monitor.profile import reference_profile
+
+    model = evaluation.model
     with tempfile.TemporaryDirectory(prefix="medtx-pkg-") as tmp:
         pkg = package_from_bytes(ft.package, Path(tmp) / "model")
         update_meta(pkg, temperature=model.temperature, metrics=model.headline())
         profile = reference_profile(split, {"val": ft.val_logits, "test": ft.test_logits},
                                     model.temperature, settings)
-        add_files(pkg, {"evaluation.json": evaluation_json(doc),
+        add_files(pkg, {"evaluation.json": evaluation_json(evaluation),
                         **(profile.files() if profile is not None else {})})
         if settings.serving.runtime == "onnx-int8":  # registered with its int8 export
             from medtx.modeling.onnx_runtime import export_onnx
 
             export_onnx(pkg)
-        blob = package_to_bytes(pkg)
-    log.info("test macro-F1: model %.4f vs baseline %.4f (margin %+.4f)",
-             doc.model.macro_f1, doc.baseline.macro_f1, doc.margin["macro_f1"])
-    return doc, blob
+        return package_to_bytes(pkg)
 
 
 def git_commit() -> Optional[str]:
