@@ -1,4 +1,7 @@
-"""Typed settings parsed from a Metaflow ``Config`` file (``configs/<env>.json``)."""
+"""Typed settings parsed from a Metaflow ``Config`` file (``configs/<env>.json``, merged over
+the file its ``extends`` names) with a run's ``--set`` overrides."""
+from medtx.config.loader import load_config_dict, merge
+from medtx.config.overrides import apply_overrides, parse_overrides
 from medtx.config.parse import load_settings, parse_config, parse_settings, settings_from
 from medtx.config.settings import (
     AccountSettings,
@@ -24,6 +27,8 @@ from medtx.config.validation import MIN_MAX_LENGTH
 __all__ = [
     "MIN_MAX_LENGTH", "DataSettings", "LabelSettings", "SplitSettings", "ModelSettings",
     "TrainSettings", "BaselineSettings", "ComputeSettings", "GateSettings", "RegistrySettings",
-    "AccountSettings", "AwsSettings", "ServingSettings", "DeploySettings", "DeployStageSettings", "MonitorSettings", "ProjectSettings", "Settings", "parse_settings", "parse_config",
-    "load_settings", "settings_from",
+    "AccountSettings", "AwsSettings", "ServingSettings", "DeploySettings", "DeployStageSettings",
+    "MonitorSettings", "ProjectSettings", "Settings", "parse_settings", "parse_config",
+    "load_settings", "settings_from", "load_config_dict", "merge", "parse_overrides",
+    "apply_overrides",
 ]
