@@ -11,6 +11,7 @@ import boto3
 import pandas as pd
 import pytest
 
+from medtx.config import load_config_dict
 from medtx.errors import MonitorError
 from medtx.monitor.state import local_state
 from medtx.monitor.store import MonitorStore
@@ -54,7 +55,7 @@ def test_labels_against_s3_capture_join_training_from_s3_state(moto_endpoint, s3
     from medtx.stages import train
     from medtx.stages.monitor import target_of
 
-    raw = json.loads((ROOT / "configs" / "local.json").read_text())
+    raw = load_config_dict(ROOT / "configs" / "local.json")
     raw["aws"] = {"region": "us-east-1", "endpoint_url": moto_endpoint}
     raw["serving"] = {"capture_to": f"s3://{s3_bucket}/capture"}
     raw["monitor"] = {"state_dir": f"s3://{s3_bucket}/monitor", "labels_to_training": True}

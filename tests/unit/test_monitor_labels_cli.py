@@ -6,6 +6,7 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
+from medtx.config import load_config_dict
 from medtx.serving.capture import capture_record, hour_prefix
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -14,7 +15,7 @@ NOTE = "HISTORY: chest pain on exertion for two weeks. EXAM: regular rhythm, gra
 
 
 def _config(tmp_path, **monitor):
-    raw = json.loads((ROOT / "configs" / "local.json").read_text())
+    raw = load_config_dict(ROOT / "configs" / "local.json")
     raw["serving"] = {"capture_to": str(tmp_path / "capture")}
     raw["monitor"] = {"state_dir": str(tmp_path / "monitor"), **monitor}
     path = tmp_path / "config.json"
