@@ -1,7 +1,7 @@
 """compute.backend sagemaker on a moto server: the fine-tune step starts a SageMaker training job
 through the SDK's ModelTrainer with the configured spec, and pulls its result back. moto runs
 nothing, so the test plays the job: it runs the container's entry point
-(``python -m medtx.stages.train``) on the uploaded input and puts the archive where
+(``python -m medtx.stages.training_job``) on the uploaded input and puts the archive where
 SageMaker would."""
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def _playing_the_job(tmp_path, monkeypatch):
     """A ModelTrainer whose job 'runs': the real entry point on the real input channel."""
     from sagemaker.train import ModelTrainer
 
-    from medtx.stages import train
+    from medtx.stages import training_job
 
     class Trainer(ModelTrainer):
         def train(self, input_data_config=None, wait=True, logs=True, dry_run=False):
@@ -59,7 +59,7 @@ def _playing_the_job(tmp_path, monkeypatch):
                 s3.download_file(bucket, obj["Key"], str(inputs / Path(obj["Key"]).name))
             monkeypatch.setenv("MEDTX_JOB_INPUT", str(inputs))
             monkeypatch.setenv("MEDTX_JOB_OUTPUT", str(outputs))
-            assert train.training_job_main() == 0
+            assert training_job.main() == 0
             buf = io.BytesIO()
             with tarfile.open(fileobj=buf, mode="w:gz") as tar:
                 for path in outputs.iterdir():
@@ -75,12 +75,10 @@ def test_the_fine_tune_runs_as_a_training_job_with_the_configured_spec(job_setti
     from medtx.data.prepare import prepare
     from medtx.modeling.package import package_from_bytes, read_meta
     from medtx.stages import training_job
-    from medtx.stages.train import FineTuned
 
     split = prepare(job_settings).split
-    ft = FineTuned(**training_job.finetune_remote(split, job_settings, "TrainFlow/77/finetune/5",
-                                                  trainer_factory=_playing_the_job(tmp_path, monkeypatch),
-                                                  poll_s=0))
+    ft = training_job.finetune_remote(split, job_settings, "TrainFlow/77/finetune/5",
+                                      trainer_factory=_playing_the_job(tmp_path, monkeypatch), poll_s=0)
     assert ft.val_logits.shape == (len(split.val), len(split.labels))
     assert ft.test_logits.shape == (len(split.test), len(split.labels))
     assert np.isfinite(ft.test_logits).all() and ft.device.startswith("sagemaker:")

@@ -273,7 +273,7 @@ def wide_package(toy_split, tiny_tokenizer, tiny_model_factory, save_hf_folder, 
     from medtx.config import Settings
     from medtx.modeling.features import tokenize_split
     from medtx.modeling.package import package_from_bytes
-    from medtx.stages.train import Tokenized
+    from medtx.stages.finetuning import Tokenized
     from medtx.stages.train import finetune as stage_finetune
 
     source = save_hf_folder(tiny_model_factory(), tiny_tokenizer, tmp_path_factory.mktemp("tiny"))

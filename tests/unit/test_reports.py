@@ -219,7 +219,7 @@ def test_run_cards_render_settings_tokenize_and_summary():
     from medtx.modeling.features import Encoded
     from medtx.registry import ModelVersion
     from medtx.reports import settings_card, summary_card, tokenize_card
-    from medtx.stages.train import Tokenized
+    from medtx.stages.finetuning import Tokenized
 
     def render(parts):
         return _json.dumps([p.render() for p in parts], default=str)

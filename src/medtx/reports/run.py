@@ -73,7 +73,7 @@ def settings_card(settings: dict) -> list:
 
 def tokenize_card(tokenized: Any) -> list:
     """Long-note strategy and how many token windows each split side produced
-    (``tokenized``: :class:`medtx.stages.train.Tokenized`)."""
+    (``tokenized``: :class:`medtx.stages.finetuning.Tokenized`)."""
     cards = _cards()
     strategy, source, seconds = tokenized.strategy, tokenized.source, tokenized.seconds
     windows = {side: e.n_windows for side, e in tokenized.encoded.items()}

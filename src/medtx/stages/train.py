@@ -1,7 +1,8 @@
 """TrainFlow's stages: one function per flow step, each returning frozen, typed artifacts.
 
 The flow (``flows/train_flow.py``) only orchestrates: it calls one function here per step and
-hands the result to a card builder. Model weights travel between steps as package bytes, so
+hands the result to a card builder (tokenize and the fine-tune's own work live in
+``finetuning``, shared with the training job's container). Model weights travel between steps as package bytes, so
 a remote fine-tune step (Batch, Kubernetes) hands its model to local steps through the
 datastore, and ``resume`` from evaluate never retrains.
 """
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import subprocess
 import tempfile
 import time
@@ -28,32 +28,14 @@ from medtx.errors import ConfigError
 from medtx.evaluation.document import Ceiling, Evaluation, SystemScores
 from medtx.evaluation.gate import GateDecision
 from medtx.evaluation.scoring import PredictorScores
-from medtx.modeling.features import Encoded
 from medtx.registry import ModelVersion
+from medtx.stages.finetuning import FineTuned, Tokenized, finetune_local, tokenize
 
 log = logging.getLogger("medtx.stages.train")
-
-
-@dataclass(frozen=True)
-class Tokenized:
-    encoded: dict[str, Encoded]  # side -> token windows
-    strategy: dict  # the long-note strategy (LongNoteStrategy.to_dict)
-    source: str  # resolved model/tokenizer location
-    pad_id: int
-    data_hash: str
-    seconds: float
-
-
-@dataclass(frozen=True)
-class FineTuned:
-    package: bytes  # the best epoch's model package as tar.gz bytes
-    history: tuple[dict, ...]
-    best_epoch: int
-    device: str
-    precision: str
-    val_logits: np.ndarray
-    test_logits: np.ndarray
-    seconds: float
+#: TrainFlow's steps in order, and what they return (tokenize lives in ``finetuning``)
+__all__ = ["resolve_settings", "triggered_by", "ingest", "validate", "split", "tokenize", "finetune",
+           "baseline", "evaluate", "package", "register", "export", "Tokenized", "FineTuned",
+           "BaselineScores", "Registered", "TriggeredBy", "score_system", "split_ceiling"]
 
 
 @dataclass(frozen=True)
@@ -156,75 +138,14 @@ def split(report: ValidationReport, settings: Settings) -> Split:
     return split_notes(report.notes, settings.split)
 
 
-def tokenize(split: Split, settings: Settings, cache_dir: Optional[Path]) -> Tokenized:
-    """Tokenize train/val/test with the configured long-note strategy (cached on disk)."""
-    from medtx.modeling.features import LongNoteStrategy, data_hash, tokenize_split
-    from medtx.modeling.pretrained import load_tokenizer, resolve_model_source
-
-    t0 = time.perf_counter()
-    source = resolve_model_source(settings.model.name_or_path)
-    tokenizer = load_tokenizer(source)
-    strategy = LongNoteStrategy.from_settings(settings.model)
-    encoded = tokenize_split(split, tokenizer, strategy, cache_dir)
-    texts = [t for side in ("train", "val", "test") for t in split.frame(side)["text"]]
-    return Tokenized(
-        encoded=encoded, strategy=strategy.to_dict(), source=source,
-        pad_id=int(tokenizer.pad_token_id or 0), data_hash=data_hash(texts),
-        seconds=time.perf_counter() - t0,
-    )
-
-
 def finetune(split: Split, tok: Tokenized, settings: Settings, pathspec: str) -> FineTuned:
-    """Fine-tune the configured model; return its package bytes and val/test logits
-    (``compute.backend: sagemaker``: in a SageMaker training job, see ``training_job``)."""
+    """Fine-tune the configured model; return its package bytes and val/test logits: in this
+    process, or with ``compute.backend: sagemaker`` in a SageMaker training job (``training_job``)."""
     if settings.compute.backend == "sagemaker":
         from medtx.stages.training_job import finetune_remote
 
-        return FineTuned(**finetune_remote(split, settings, pathspec))
-    from medtx.modeling import train
-    from medtx.modeling.inference import predict_logits
-    from medtx.modeling.package import add_files, package_to_bytes, save_package
-    from medtx.modeling.pretrained import load_classifier, load_tokenizer
-    from medtx.modeling.runtime import set_seed
-    from medtx.modeling.targets import note_targets
-    from medtx.modeling.wide import wide_inputs
-
-    t0 = time.perf_counter()
-    set_seed(settings.train.seed)
-    model = load_classifier(tok.source, split.labels, pooling=settings.model.pooling)
-    enc = tok.encoded
-    rows, targets = note_targets(split.train, split.labels, settings.train.targets)
-    wide = wide_inputs(split, rows, settings, targets) if settings.model.wide != "none" else None
-    result = train.finetune(
-        model, enc["train"].select(rows), targets, enc["val"], split.y("val"), settings.train,
-        tok.pad_id, wide=None if wide is None else wide[1],
-    )
-    test_logits = predict_logits(result.model, enc["test"])
-    meta = {
-        "long_note": tok.strategy, "data_hash": tok.data_hash, "pathspec": pathspec,
-        "base_model": settings.model.name_or_path, "training": {
-            "best_epoch": result.best_epoch, "history": result.history,
-            "device": result.device, "precision": result.precision,
-            "targets": settings.train.targets, "train_notes": int(len(rows)),
-        },
-    }
-    branch = None
-    if wide is not None:
-        from medtx.modeling.wide import FILES, KIND, WideBranch
-
-        branch = WideBranch(wide[0], *result.wide_head)
-        test_logits = test_logits + branch.logits_from(wide[2])
-        meta["wide"] = {"kind": KIND, "files": list(FILES), "folds": settings.model.wide_folds}
-    with tempfile.TemporaryDirectory(prefix="medtx-pkg-") as tmp:
-        pkg = save_package(result.model.to("cpu"), load_tokenizer(tok.source), Path(tmp) / "model", meta)
-        if branch is not None:
-            add_files(pkg, branch.files())
-        blob = package_to_bytes(pkg)
-    return FineTuned(
-        package=blob, history=tuple(result.history), best_epoch=result.best_epoch,
-        device=result.device, precision=result.precision, val_logits=result.val_logits,
-        test_logits=test_logits, seconds=time.perf_counter() - t0,
-    )
+        return finetune_remote(split, settings, pathspec)
+    return finetune_local(split, tok, settings, pathspec)
 
 
 def baseline(split: Split, settings: Settings) -> BaselineScores:
@@ -352,21 +273,3 @@ def export(package: bytes, evaluation: Evaluation, output_dir: str | Path, run_i
     make_tarball(package_from_bytes(package, root / "model"), root / "model.tar.gz")
     write_evaluation(evaluation, root / "evaluation.json")
     return root
-
-
-def training_job_main() -> int:
-    """A SageMaker training job's entry point (``python -m medtx.stages.train`` in
-    containers/train): the input channel in, the step's FineTuned files out."""
-    from medtx.stages.training_job import job_folders, read_inputs, write_result
-
-    logging.basicConfig(level=logging.INFO)
-    inputs, output = job_folders()
-    split, settings = read_inputs(inputs)
-    ft = finetune(split, tokenize(split, settings, None), settings, os.environ.get("MEDTX_JOB", "sagemaker"))
-    write_result(ft, output)
-    log.info("fine-tuned: best epoch %d of %d", ft.best_epoch, len(ft.history))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(training_job_main())

@@ -3,7 +3,7 @@
 The step uploads the split (parquet) and the settings to ``<compute.s3_prefix>/<job>/input/``,
 starts a job through the SageMaker SDK's ``ModelTrainer`` in ``compute.image`` (the image of
 ``containers/train``), waits for it, and pulls the result back: the same :class:`FineTuned`
-the local step returns. In the container ``python -m medtx.stages.train`` reads the input
+the local step returns. In the container ``python -m medtx.stages.training_job`` reads the input
 channel, tokenizes and fine-tunes exactly as the local step does, and writes the package, the
 logits and the history to ``/opt/ml/model`` (SageMaker uploads it as ``model.tar.gz``).
 Spot capacity and checkpoints come from config; a failed or stopped job fails the step with
@@ -30,6 +30,7 @@ import pandas as pd
 from medtx.config import Settings
 from medtx.data.split import SIDES, Split
 from medtx.errors import TrainingError
+from medtx.stages.finetuning import FineTuned, finetune_local, tokenize
 
 log = logging.getLogger("medtx.stages.training_job")
 CHANNEL = "medtx"
@@ -58,7 +59,7 @@ def read_inputs(folder: Path) -> tuple[Split, Settings]:
     return split, Settings.from_raw(json.loads((folder / "settings.json").read_text()))
 
 
-def write_result(ft: Any, folder: Path) -> None:
+def write_result(ft: FineTuned, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "package.tar.gz").write_bytes(ft.package)
     np.savez(folder / "logits.npz", val=ft.val_logits, test=ft.test_logits)
@@ -67,8 +68,8 @@ def write_result(ft: Any, folder: Path) -> None:
          "precision": ft.precision, "seconds": ft.seconds}, default=float))
 
 
-def read_result(folder: Path, seconds: float) -> dict:
-    """The fields of the step's FineTuned, read back from a job's output."""
+def read_result(folder: Path, seconds: float) -> FineTuned:
+    """The step's FineTuned, read back from a job's output."""
     missing = [f for f in RESULT_FILES if not (folder / f).is_file()]
     if missing:
         raise TrainingError(f"training job output lacks {missing}: not written by medtx's "
@@ -76,9 +77,9 @@ def read_result(folder: Path, seconds: float) -> dict:
     doc = json.loads((folder / "result.json").read_text())
     with np.load(folder / "logits.npz", allow_pickle=False) as logits:
         val, test = logits["val"], logits["test"]
-    return dict(package=(folder / "package.tar.gz").read_bytes(), history=tuple(doc["history"]),
-                best_epoch=int(doc["best_epoch"]), device=f"sagemaker:{doc['device']}",
-                precision=doc["precision"], val_logits=val, test_logits=test, seconds=seconds)
+    return FineTuned(package=(folder / "package.tar.gz").read_bytes(), history=tuple(doc["history"]),
+                     best_epoch=int(doc["best_epoch"]), device=f"sagemaker:{doc['device']}",
+                     precision=doc["precision"], val_logits=val, test_logits=test, seconds=seconds)
 
 
 # -- the step side ---------------------------------------------------------------------------
@@ -150,8 +151,8 @@ def wait_for(describe: Callable[[], dict], poll_s: float = 30.0, timeout_s: floa
 
 
 def finetune_remote(split: Split, settings: Settings, pathspec: str,
-                    trainer_factory: Optional[Callable[..., Any]] = None, poll_s: float = 30.0) -> dict:
-    """Run the fine-tune as a SageMaker training job; the fields of its FineTuned."""
+                    trainer_factory: Optional[Callable[..., Any]] = None, poll_s: float = 30.0) -> FineTuned:
+    """Run the fine-tune as a SageMaker training job; the FineTuned it wrote."""
     from medtx.aws.calls import aws_call
     from medtx.aws.s3 import split_s3_uri
     from medtx.aws.session import client
@@ -200,3 +201,20 @@ def job_folders() -> tuple[Path, Path]:
     MEDTX_JOB_INPUT / MEDTX_JOB_OUTPUT)."""
     return (Path(os.environ.get("MEDTX_JOB_INPUT", f"/opt/ml/input/data/{CHANNEL}")),
             Path(os.environ.get("MEDTX_JOB_OUTPUT", "/opt/ml/model")))
+
+
+def main() -> int:
+    """A SageMaker training job's entry point (``python -m medtx.stages.training_job`` in
+    containers/train): the input channel in, the step's FineTuned files out."""
+    logging.basicConfig(level=logging.INFO)
+    inputs, output = job_folders()
+    split, settings = read_inputs(inputs)
+    ft = finetune_local(split, tokenize(split, settings, None), settings,
+                        os.environ.get("MEDTX_JOB", "sagemaker"))
+    write_result(ft, output)
+    log.info("fine-tuned: best epoch %d of %d", ft.best_epoch, len(ft.history))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
