@@ -7,7 +7,6 @@ carry the ``real_data`` marker (added here to any test that asks for the fixture
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -54,9 +53,9 @@ _loopback_only()
 
 @pytest.fixture
 def settings():
-    from medtx.config import parse_settings
+    from medtx.config import load_settings
 
-    return parse_settings(json.loads((ROOT / "configs" / "local.json").read_text()))
+    return load_settings(ROOT / "configs" / "local.json")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -135,7 +134,7 @@ def tiny_bert():
 
         vocab_size = len(vocab_words.get_vocab()) if hasattr(vocab_words, "get_vocab") else len(vocab_words)
         extra = {} if labels is None else {
-            "id2label": dict(enumerate(labels)), "label2id": {l: i for i, l in enumerate(labels)}}
+            "id2label": dict(enumerate(labels)), "label2id": {name: i for i, name in enumerate(labels)}}
         config = BertConfig(vocab_size=vocab_size, hidden_size=64, num_hidden_layers=2,
                             num_attention_heads=2, intermediate_size=128,
                             max_position_embeddings=max_positions, attn_implementation="sdpa", **extra)

@@ -47,7 +47,9 @@ def flow_config(tmp_path, tiny_model_dir):
     """Write a config for a fast local run (tiny model, short windows) and return its path."""
 
     def make(**sections) -> Path:
-        raw = json.loads((ROOT / "configs" / "local.json").read_text())
+        from medtx.config import load_config_dict
+
+        raw = load_config_dict(ROOT / "configs" / "local.json")
         raw["env"] = "test"
         raw["data"]["demo_notes"] = 300
         raw["model"].update(name_or_path=str(tiny_model_dir), max_length=64, head_tokens=16)
