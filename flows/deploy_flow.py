@@ -5,6 +5,7 @@
     python flows/deploy_flow.py --trigger TrainFlow/<run_id> run   # as a finished TrainFlow would
     python flows/deploy_flow.py run --model_package arn:aws:sagemaker:...:model-package/g/3
     python flows/deploy_flow.py --config cfg configs/prod.json argo-workflows create
+    python flows/deploy_flow.py run --set deploy.smoke_notes=16      # one run's config change
 
 On Argo Workflows it starts when TrainFlow finishes (@trigger_on_finish), or in an account that
 receives cross-account hand-offs on ``deploy.handoff_event``, and on the schedule in
@@ -31,12 +32,15 @@ class DeployFlow(FlowSpec):
     version = Parameter("version", default="", help="Registry version to deploy (N, latest or "
                         "approved). Empty: the triggering TrainFlow run's version, else the latest "
                         "Approved one.")
+    overrides = Parameter(flowkit.SET_PARAMETER, type=str, multiple=True, help=flowkit.SET_HELP)
 
     @card(type="blank")
     @step
     def start(self):
         """Choose the version: given, triggering run's, or latest Approved; it must be Approved."""
-        self.settings = stages.resolve_settings(self.cfg)
+        self.settings, self.config_overrides = flowkit.apply_set(self.cfg, self.overrides)
+        flowkit.record_set(self.config_overrides)
+        flowkit.append_card(reports.overrides_card(self.config_overrides))
         self.selection = stages.choose(self.settings, self.version, getattr(current, "trigger", None),
                                        self.model_package)
         flowkit.append_card(reports.selection_card(self.selection))

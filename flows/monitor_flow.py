@@ -4,6 +4,7 @@
     python flows/monitor_flow.py run --since 2026-12-01T00:00:00Z --until 2026-12-02T00:00:00Z
     python flows/monitor_flow.py run --retrain               # locally: start TrainFlow if it fires
     python flows/monitor_flow.py --config cfg configs/prod.json argo-workflows create
+    python flows/monitor_flow.py run --set monitor.min_notes=50      # one run's config change
 
 On Argo Workflows it runs on ``monitor.schedule`` and publishes the retrain event TrainFlow is
 triggered by. Each step is one call into ``medtx.stages.monitor``; the note text stays inside
@@ -31,14 +32,17 @@ class MonitorFlow(FlowSpec):
                         "Empty: the version named in the captured responses.")
     retrain = Parameter("retrain", default=False, type=bool, help="Locally, start TrainFlow "
                         "(Runner) when the retrain rule fires; on Argo the event does it.")
+    overrides = Parameter(flowkit.SET_PARAMETER, type=str, multiple=True, help=flowkit.SET_HELP)
 
     @card(type="blank")
     @step
     def start(self):
         """Settings and the watched endpoint: its capture prefix and monitoring state."""
-        self.settings = stages.resolve_settings(self.cfg)
+        cfg, self.config_overrides = flowkit.apply_set(self.cfg, self.overrides)
+        self.settings = stages.resolve_settings(cfg)
+        flowkit.record_set(self.config_overrides)
         self.target = stages.target_of(self.settings)
-        flowkit.append_card(reports.settings_card(self.settings.to_dict()))
+        flowkit.append_card(reports.settings_card(self.settings.to_dict(), self.config_overrides))
         self.next(self.window)
 
     @card(type="blank")

@@ -2,6 +2,7 @@
 
     python flows/train_flow.py run [--data notes.csv|s3://...] [--labels spec12|all40|custom]
     python flows/train_flow.py --config cfg configs/dev.json run     # another environment
+    python flows/train_flow.py run --set train.epochs=1 --set model.max_length=64   # one run's changes
 Orchestration only: each step is one call into ``medtx.stages.train`` plus its card.
 """
 from metaflow import Config, FlowSpec, Parameter, card, config_expr, current, resources, step
@@ -21,17 +22,20 @@ class TrainFlow(FlowSpec):
     labels = Parameter("labels", default="", help="Label preset: all40 | spec12 | custom (empty: config).")
     retrain_request = Parameter(flowkit.RETRAIN_PARAMETER, default="", help="Set by a retrain "
                                 "event (MonitorFlow): its JSON payload, recorded as triggered_by.")
+    overrides = Parameter(flowkit.SET_PARAMETER, type=str, multiple=True, help=flowkit.SET_HELP)
     output_dir = Parameter("output-dir", default=".medtx/runs", help="Where the end step writes "
                            "<run_id>/model/, model.tar.gz and evaluation.json.")
 
     @card(type="blank")
     @step
     def start(self):
-        """Resolve settings (config + parameters) once; record what started the run."""
-        self.settings = stages.resolve_settings(self.cfg, self.data, self.labels)
+        """Resolve settings (config + --set + parameters) once; record what started the run."""
+        cfg, self.config_overrides = flowkit.apply_set(self.cfg, self.overrides)
+        self.settings = stages.resolve_settings(cfg, self.data, self.labels)
+        flowkit.record_set(self.config_overrides)
         self.triggered_by = stages.triggered_by(self.retrain_request, getattr(current, "trigger", None))
         flowkit.append_card(reports.trigger_card(self.triggered_by.to_dict()))
-        flowkit.append_card(reports.settings_card(self.settings.to_dict()))
+        flowkit.append_card(reports.settings_card(self.settings.to_dict(), self.config_overrides))
         self.next(self.ingest)
 
     @card(type="blank")

@@ -11,8 +11,10 @@ from medtx.flowkit.mutators import (
                                     retrain_trigger,
                                     schedule_from_config,
 )
+from medtx.flowkit.overrides import SET_HELP, SET_PARAMETER, apply_set, record_set, runner_set
 from medtx.flowkit.runtime import append_card, cache_dir, setup_logging, tag_run
 
 __all__ = ["HANDOFF_PARAMETER", "RETRAIN_PARAMETER", "RetrainEvent", "append_card", "cache_dir",
            "compute_backend", "default_config", "deploy_trigger", "project_from_config", "retrain_trigger",
-           "schedule_from_config", "setup_logging", "start_retrain", "tag_run"]
+           "schedule_from_config", "setup_logging", "start_retrain", "tag_run",
+           "SET_HELP", "SET_PARAMETER", "apply_set", "record_set", "runner_set"]

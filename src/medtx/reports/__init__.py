@@ -19,6 +19,8 @@ from medtx.reports.gate import decision_card, gate_card
 from medtx.reports.monitor import monitor_card, monitor_line, quality_card, signals_card, window_card
 from medtx.reports.run import (
     ingest_card,
+    overrides_card,
+    overrides_text,
     run_summary_line,
     settings_card,
     summary_card,
@@ -32,4 +34,5 @@ __all__ = [
     "evaluation_card", "gate_card", "monitor_card", "monitor_line", "quality_card", "signals_card", "window_card", "ingest_card", "reliability_figure", "run_summary_line",
     "settings_card", "split_card", "summary_card", "tokenize_card", "top_terms", "training_card", "trigger_card",
     "validation_card",
+    "overrides_card", "overrides_text",
 ]

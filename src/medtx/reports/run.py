@@ -60,10 +60,26 @@ def trigger_card(triggered: dict) -> list:
     return out
 
 
-def settings_card(settings: dict) -> list:
-    """The resolved configuration of the run, one table per section."""
+def overrides_text(overrides: dict) -> str:
+    """One line naming the run's ``--set`` overrides ("" without any)."""
+    if not overrides:
+        return ""
+    import json
+
+    items = ", ".join(f"`{k}={v if isinstance(v, str) else json.dumps(v)}`" for k, v in overrides.items())
+    return f"Changed for this run with --set: {items}"
+
+
+def overrides_card(overrides: dict) -> list:
+    """The run's ``--set`` overrides, one line (nothing when the config file ran as it is)."""
+    return [_cards().Markdown(overrides_text(overrides))] if overrides else []
+
+
+def settings_card(settings: dict, overrides: dict | None = None) -> list:
+    """The resolved configuration of the run, one table per section, after the line naming its
+    ``--set`` overrides (``{dotted key: value}``) when it has any."""
     cards = _cards()
-    out = [cards.Markdown(f"# Settings: `{settings['env']}`")]
+    out = [cards.Markdown(f"# Settings: `{settings['env']}`")] + overrides_card(overrides or {})
     for section, values in settings.items():
         if isinstance(values, dict):
             out.append(cards.Markdown(f"### {section}"))
