@@ -62,3 +62,39 @@ def test_the_card_names_the_overrides():
     assert overrides_text({}) == ""
     assert overrides_text({"train.epochs": 1, "labels.preset": "all40"}) == (
         "Changed for this run with --set: `train.epochs=1`, `labels.preset=all40`")
+
+
+def test_cli_commands_take_set_like_the_flows(tmp_path):
+    import argparse
+
+    from medtx.cli.common import add_common, load_settings_for
+
+    p = argparse.ArgumentParser()
+    add_common(p)
+    args = p.parse_args(["--set", "train.epochs=1", "--set", "serving.port=8090,data.path=notes.csv",
+                         "--labels", "all40"])
+    s = load_settings_for(args)
+    assert (s.train.epochs, s.serving.port, s.data.path, s.labels.preset) == (1, 8090, "notes.csv", "all40")
+    with pytest.raises(ConfigError, match=r"unknown config key 'serving\.prot'"):
+        load_settings_for(p.parse_args(["--set", "serving.prot=1"]))
+
+
+def test_medtx_pipeline_passes_set_to_every_flow(monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    from medtx.cli.main import main
+    from medtx.rehearsal import loop
+
+    calls = []
+
+    def fake_run(flow, config, show_output, trigger=None, **params):
+        calls.append((flow, params))
+        return SimpleNamespace(tags=["model_version:1", "approval:PendingManualApproval"],
+                               pathspec="TrainFlow/1")
+
+    monkeypatch.setattr(loop, "_run", fake_run)
+    assert main(["pipeline", "--quiet", "--set", "train.epochs=1", "--set", "labels.preset=all40"]) == 0
+    assert calls == [("train_flow.py", {"set": ["train.epochs=1", 'labels.preset="all40"']})]
+    assert main(["pipeline", "--quiet", "--set", "compute.gpu=1"]) == 2
+    assert "--set cannot change compute.gpu" in capsys.readouterr().err
+    assert len(calls) == 1  # refused before any flow ran

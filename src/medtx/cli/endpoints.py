@@ -12,7 +12,7 @@ import argparse
 import json
 from typing import Any
 
-from medtx.cli.common import DEFAULT_CONFIG, load_settings_for
+from medtx.cli.common import add_config, load_settings_for
 
 
 def _emit(args: argparse.Namespace, payload: Any, lines: list[str]) -> int:
@@ -61,7 +61,7 @@ def _change(args: argparse.Namespace, action: str) -> int:
 def add_parsers(sub: Any) -> None:
     """Register ``endpoints`` and its sub-commands."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", default=DEFAULT_CONFIG, help="config file (default: %(default)s)")
+    add_config(common)
     common.add_argument("--json", action="store_true", help="machine-readable JSON output")
     p = sub.add_parser("endpoints", help="deployed endpoints: list, status, promote, rollback, stop")
     verbs = p.add_subparsers(dest="endpoints_command", metavar="COMMAND", required=True)

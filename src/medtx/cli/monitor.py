@@ -15,7 +15,7 @@ import argparse
 import json
 from typing import Any
 
-from medtx.cli.common import DEFAULT_CONFIG, load_settings_for
+from medtx.cli.common import add_config, load_settings_for
 
 
 def _target(args: argparse.Namespace) -> Any:
@@ -95,7 +95,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def add_parsers(sub: Any) -> None:
     """Register ``labels`` and ``monitor`` with their sub-commands."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", default=DEFAULT_CONFIG, help="config file (default: %(default)s)")
+    add_config(common)
     common.add_argument("--stage", default=None, help="monitored stage (default: monitor.stage)")
     common.add_argument("--json", action="store_true", help="machine-readable JSON output")
     p = sub.add_parser("labels", help="ground truth for captured traffic")

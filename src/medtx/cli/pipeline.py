@@ -3,6 +3,7 @@
     medtx pipeline                                  # train -> deploy (if approved) -> monitor
     medtx pipeline --traffic 300                    # send 300 held-out notes before monitoring
     medtx pipeline --traffic 300 --shift truncate --retrain   # drift, and the retrain it starts
+    medtx pipeline --set train.epochs=1             # every flow of the loop runs with the change
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import argparse
 import json
 from typing import Any
 
-from medtx.cli.common import DEFAULT_CONFIG
+from medtx.cli.common import add_config, overrides_of
 
 
 def cmd_pipeline(args: argparse.Namespace) -> int:
@@ -19,7 +20,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     from medtx.rehearsal.loop import run_pipeline
 
     steps = run_pipeline(args.config, args.data, args.traffic, args.shift, args.retrain,
-                         show_output=not args.quiet)
+                         show_output=not args.quiet, overrides=overrides_of(args))
     if args.json:
         print(json.dumps([asdict(s) for s in steps], indent=2))
     return 0
@@ -29,7 +30,7 @@ def add_parsers(sub: Any) -> None:
     from medtx.rehearsal.traffic import SHIFTS
 
     p = sub.add_parser("pipeline", help="rehearse train -> deploy -> monitor (-> retrain) locally")
-    p.add_argument("--config", default=DEFAULT_CONFIG, help="config file (default: %(default)s)")
+    add_config(p)  # --set reaches every flow of the loop as its own --set
     p.add_argument("--data", default="", help="training CSV (default: config data.path, else demo)")
     p.add_argument("--traffic", type=int, default=0, help="synthetic held-out notes to send to "
                    "the monitored local endpoint before MonitorFlow (default: none)")

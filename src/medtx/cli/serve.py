@@ -8,17 +8,16 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from medtx.cli.common import DEFAULT_CONFIG, model_help
+from medtx.cli.common import add_config, load_settings_for, model_help
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Resolve ``--model`` (registry refs also name the group and version served) and serve."""
-    from medtx.config import load_settings
     from medtx.registry.base import is_version_ref
     from medtx.registry.refs import resolve_model_ref
     from medtx.serving.server import serve
 
-    settings = load_settings(args.config)
+    settings = load_settings_for(args)
     group = version = None
     ref = args.model
     if is_version_ref(ref) and not Path(ref).exists():
@@ -36,5 +35,5 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--model", required=True, help=model_help)
     p.add_argument("--host", default=None, help="bind address (default: serving.host, 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default: serving.port)")
-    p.add_argument("--config", default=DEFAULT_CONFIG, help="config file (default: %(default)s)")
+    add_config(p)
     p.set_defaults(func=cmd_serve)

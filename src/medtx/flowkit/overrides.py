@@ -41,16 +41,21 @@ def compiled_keys(overrides: dict[str, Any]) -> list[str]:
             if any(key == fixed or key.startswith(fixed + ".") for fixed in COMPILED_KEYS)]
 
 
-def apply_set(cfg: Any, values: Optional[Iterable[str]]) -> tuple[Settings, dict[str, Any]]:
-    """``(settings, overrides)``: the run's config with its ``--set`` values applied, and those
-    values as ``{dotted key: value}`` ({} without any). ConfigError for an unknown key, a bad
-    value or a key fixed at compile time, before any work starts."""
-    overrides = parse_overrides(values)
+def refuse_compiled(overrides: dict[str, Any]) -> None:
+    """ConfigError naming the overridden keys that only the config file can change."""
     fixed = compiled_keys(overrides)
     if fixed:
         raise ConfigError(f"--set cannot change {', '.join(fixed)}: these keys are read when the "
                           "flow is compiled (step decorators such as @resources, @kubernetes, "
                           "@project, @schedule); change them in the config file (--config cfg FILE)")
+
+
+def apply_set(cfg: Any, values: Optional[Iterable[str]]) -> tuple[Settings, dict[str, Any]]:
+    """``(settings, overrides)``: the run's config with its ``--set`` values applied, and those
+    values as ``{dotted key: value}`` ({} without any). ConfigError for an unknown key, a bad
+    value or a key fixed at compile time, before any work starts."""
+    overrides = parse_overrides(values)
+    refuse_compiled(overrides)
     return settings_from(cfg, overrides), overrides
 
 

@@ -51,18 +51,24 @@ def _run(flow: str, config: str, show_output: bool, trigger: Optional[list] = No
 
 def run_pipeline(config: str, data: str = "", traffic: int = 0, shift: str = "none",
                  retrain: bool = False, show_output: bool = True,
-                 echo: Callable[[str], None] = print) -> list[PipelineStep]:
-    """Train, deploy when approved, send traffic, monitor; one PipelineStep per stage."""
+                 echo: Callable[[str], None] = print,
+                 overrides: Optional[dict] = None) -> list[PipelineStep]:
+    """Train, deploy when approved, send traffic, monitor; one PipelineStep per stage.
+    ``overrides`` (``{dotted key: value}``, ``medtx pipeline --set``) reach every flow as its
+    ``--set``."""
     from medtx.config import load_settings
+    from medtx.flowkit.overrides import refuse_compiled, runner_set
 
-    settings = load_settings(config)
+    refuse_compiled(overrides or {})
+    settings = load_settings(config, overrides)
+    set_kw = runner_set(overrides)  # each flow takes the same --set values
     steps: list[PipelineStep] = []
 
     def done(step: PipelineStep) -> None:
         steps.append(step)
         echo(f"[pipeline] {step.flow}: {step.status} {step.pathspec or ''} - {step.summary}")
 
-    train = _run("train_flow.py", config, show_output, **({"data": data} if data else {}))
+    train = _run("train_flow.py", config, show_output, **({"data": data} if data else {}), **set_kw)
     tags = {t.split(":", 1)[0]: t.split(":", 1)[1] for t in train.tags if ":" in t}
     done(PipelineStep("TrainFlow", train.pathspec, "successful",
                       f"version {tags.get('model_version')} {tags.get('approval')}"))
@@ -70,7 +76,7 @@ def run_pipeline(config: str, data: str = "", traffic: int = 0, shift: str = "no
         done(PipelineStep("DeployFlow", None, "skipped", f"version {tags.get('model_version')} is "
                           f"{tags.get('approval')}, not Approved (approve it: medtx models approve)"))
         return steps
-    deploy = _run("deploy_flow.py", config, show_output, trigger=[train.pathspec])
+    deploy = _run("deploy_flow.py", config, show_output, trigger=[train.pathspec], **set_kw)
     outcomes = deploy["deploy"].task.data.outcomes
     done(PipelineStep("DeployFlow", deploy.pathspec, "successful",
                       "; ".join(f"{o.stage} {o.state}" for o in outcomes)))
@@ -82,7 +88,7 @@ def run_pipeline(config: str, data: str = "", traffic: int = 0, shift: str = "no
         answered = send_traffic(target.port, traffic_notes(traffic, shift))
         done(PipelineStep("traffic", None, "successful",
                           f"{answered} notes ({shift}) answered by {stage} on 127.0.0.1:{target.port}"))
-    monitor = _run("monitor_flow.py", config, show_output, retrain=retrain)
+    monitor = _run("monitor_flow.py", config, show_output, retrain=retrain, **set_kw)
     report = monitor["decide"].task.data.report
     event = monitor["decide"].task.data.retrain_event
     summary = report["verdict"] + (f"; retrain: {event.how} {event.train_run or ''}".rstrip()
