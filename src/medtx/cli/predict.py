@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from medtx.cli.common import add_common, load_settings_for, model_help
+from medtx.config import Settings
 
 
-def _load_predictor(ref: str, settings: Any) -> Any:
+def _load_predictor(ref: str, settings: Settings) -> Any:
     from medtx.modeling.predictor import Predictor
     from medtx.registry.refs import resolve_model_ref
 
@@ -63,7 +64,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _on_sagemaker(settings: Any, args: argparse.Namespace) -> bool:
+def _on_sagemaker(settings: Settings, args: argparse.Namespace) -> bool:
     """True when ``--input`` is an s3:// URI: a SageMaker batch transform (sagemaker registry,
     s3:// ``--output``); local paths keep predicting locally."""
     from medtx.errors import IngestError
@@ -83,7 +84,7 @@ def _on_sagemaker(settings: Any, args: argparse.Namespace) -> bool:
     return True
 
 
-def _predict_sagemaker(settings: Any, args: argparse.Namespace) -> int:
+def _predict_sagemaker(settings: Settings, args: argparse.Namespace) -> int:
     """``--input``/``--output`` in S3: a SageMaker batch transform of the registry version."""
     from medtx.deploy.batch import run_transform
     from medtx.errors import ModelLoadError
@@ -102,7 +103,7 @@ def _predict_sagemaker(settings: Any, args: argparse.Namespace) -> int:
 BATCH_ROWS = 256  # notes read, predicted and written per step of a batch prediction
 
 
-def _predict_csv(predictor: Any, settings: Any, args: argparse.Namespace) -> int:
+def _predict_csv(predictor: Any, settings: Settings, args: argparse.Namespace) -> int:
     """Predict every row of ``--input`` into ``--output``: row, label, confidence, top-k as JSON
     and an error column for rows that cannot be predicted (kept, never dropped)."""
     import csv

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Protocol, runtime_checkable
 
+from medtx.config import DeployStageSettings, Settings
 from medtx.errors import MedtxError
 
 # states of a deployed model (local rows use all of them; SageMaker reports serving/stopped)
@@ -112,7 +113,7 @@ class Endpoints(Protocol):
         """Every stage's serving model and any candidate, with dead processes noticed."""
 
 
-def stage_settings(settings: Any, stage: str) -> Any:
+def stage_settings(settings: Settings, stage: str) -> DeployStageSettings:
     """``deploy.targets[stage]``; DeployError naming the configured stages otherwise."""
     targets = settings.deploy.targets
     if stage not in targets:

@@ -30,9 +30,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Optional
 
+from medtx.config import Settings
 from medtx.deploy.base import DeployError
 from medtx.deploy.sagemaker_api import SageMakerApi, _aws_call, _describe
 from medtx.errors import IngestError
+from medtx.registry import ModelVersion
 
 INSTANCE_TYPE = "ml.m5.xlarge"  # when deploy.targets has no sagemaker "prod" target
 INSTANCE_COUNT = 1
@@ -99,7 +101,7 @@ def model_name(group: str, version: int, image: str, model_data_url: str) -> str
     return _name(group, version, f"batch-{digest}")
 
 
-def resources(settings: Any) -> dict:
+def resources(settings: Settings) -> dict:
     """TransformResources: the prod SageMaker target's instance type, else INSTANCE_TYPE."""
     prod = settings.deploy.targets.get("prod")
     kind = prod.instance_type if prod is not None and prod.target == "sagemaker" else INSTANCE_TYPE
@@ -131,7 +133,7 @@ def input_filter(s3: Any, uri: str, text_field: str) -> Optional[str]:
     return None if len(header) == 1 else f"$[{header.index(column)}]"
 
 
-def transform_request(settings: Any, version: Any, name: str, model: str, input_uri: str,
+def transform_request(settings: Settings, version: ModelVersion, name: str, model: str, input_uri: str,
                       output_uri: str, column_filter: Optional[str]) -> dict:
     """The create_transform_job request."""
     max_mb = max(1, int(settings.serving.max_payload_bytes) // (1024 * 1024))
@@ -152,20 +154,20 @@ def transform_request(settings: Any, version: Any, name: str, model: str, input_
     return request
 
 
-def _api(settings: Any) -> BatchApi:
+def _api(settings: Settings) -> BatchApi:
     from medtx.aws.session import client
 
     sm = client(settings.aws, "sagemaker", settings.registry.account, 3)
     return BatchApi(sm, waiter_delay_s=30, waiter_attempts=480)  # up to 4 hours
 
 
-def _s3(settings: Any) -> Any:
+def _s3(settings: Settings) -> Any:
     from medtx.aws.session import client
 
     return client(settings.aws, "s3", settings.registry.account, 3)
 
 
-def ensure_model(api: BatchApi, settings: Any, version: Any, role: Optional[str] = None) -> str:
+def ensure_model(api: BatchApi, settings: Settings, version: ModelVersion, role: Optional[str] = None) -> str:
     """The version's batch model, created unless one with the same image and data exists."""
     if not settings.deploy.image:
         raise DeployError("deploy.image (the serve image) is required for SageMaker batch transform")
@@ -180,7 +182,7 @@ def ensure_model(api: BatchApi, settings: Any, version: Any, role: Optional[str]
     return name
 
 
-def run_transform(settings: Any, version: Any, input_uri: str, output_uri: str, wait: bool = True,
+def run_transform(settings: Settings, version: ModelVersion, input_uri: str, output_uri: str, wait: bool = True,
                   *, api: Optional[BatchApi] = None, s3: Any = None,
                   role: Optional[str] = None) -> TransformResult:
     """Run (and with ``wait``, wait for) a batch transform of ``input_uri`` into ``output_uri``

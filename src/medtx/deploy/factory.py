@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from medtx.config import Settings
 from medtx.deploy.base import DeployError, Endpoints, stage_settings
 from medtx.deploy.local import LocalEndpoints
 from medtx.deploy.sagemaker import SageMakerEndpoints
 
 
-def open_endpoints(settings: Any, stage: str, **kwargs: Any) -> Endpoints:
+def open_endpoints(settings: Settings, stage: str, **kwargs: Any) -> Endpoints:
     """The target that serves ``stage`` (``deploy.targets[stage].target``)."""
     kind = stage_settings(settings, stage).target
     if kind == "local":

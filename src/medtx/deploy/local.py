@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Optional
 
+from medtx.config import Settings
 from medtx.deploy import procs
 from medtx.deploy.base import (
     DRAINING,
@@ -45,7 +46,7 @@ Launcher = Callable[..., Any]
 LIVE = (STARTING, READY, SERVING, DRAINING)
 
 
-def default_launcher(settings: Any) -> Launcher:
+def default_launcher(settings: Settings) -> Launcher:
     """``medtx.serving.process.start_server`` with ``settings`` (DeployError if absent)."""
     try:
         from medtx.serving.process import start_server
@@ -59,7 +60,7 @@ def default_launcher(settings: Any) -> Launcher:
     return launch
 
 
-def stage_serving(settings: Any, stage: Optional[str]) -> Any:
+def stage_serving(settings: Settings, stage: Optional[str]) -> Settings:
     """Settings for one stage's server: capture under its own endpoint name (``medtx-<stage>``)
     and, for a local folder, at an absolute path (the server outlives the caller's cwd)."""
     capture = settings.serving.capture_to
@@ -85,7 +86,7 @@ class LocalEndpoints:
         self.stop_grace_s = stop_grace_s
 
     @classmethod
-    def from_settings(cls, settings: Any, launcher: Optional[Launcher] = None,
+    def from_settings(cls, settings: Settings, launcher: Optional[Launcher] = None,
                       **kwargs: Any) -> LocalEndpoints:
         ports = {s: t.port for s, t in settings.deploy.targets.items() if t.target == "local"}
         token = os.environ.get(settings.serving.token_env) or None

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, Optional
 
+from medtx.config import Settings
 from medtx.deploy.base import (
     READY,
     SERVING,
@@ -101,7 +102,7 @@ class SageMakerEndpoints:
         self.transport_for = transport_for or (lambda stage, api, name: RuntimeTransport(api, name))
 
     @classmethod
-    def from_settings(cls, settings: Any, max_attempts: int = 3, waiter_delay_s: int = 15,
+    def from_settings(cls, settings: Settings, max_attempts: int = 3, waiter_delay_s: int = 15,
                       role: Optional[str] = None, **kwargs: Any) -> SageMakerEndpoints:
         """From ``deploy`` (targets, image), ``serving`` (capture, variant) and ``aws``."""
         from medtx.aws.session import client

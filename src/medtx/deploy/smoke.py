@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional, Protocol
 
+from medtx.config import Settings
 from medtx.serving.contract import INFERENCE_ID_HEADER, SMOKE_ID_PREFIX
 
 JSON = "application/json"
@@ -74,7 +75,7 @@ class SmokeSpec:
                 f"tolerance={self.tolerance}, expected_version={self.expected_version})")
 
     @classmethod
-    def from_settings(cls, settings: Any, notes: Sequence[tuple[str, str]],
+    def from_settings(cls, settings: Settings, notes: Sequence[tuple[str, str]],
                       evaluated_accuracy: float, expected_version: Optional[int] = None) -> SmokeSpec:
         """From ``deploy`` (smoke_notes, smoke_tolerance, latency_budget_ms) and the notes."""
         d = settings.deploy

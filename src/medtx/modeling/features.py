@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from medtx.config import MIN_MAX_LENGTH
+from medtx.config import MIN_MAX_LENGTH, ModelSettings
 
 log = logging.getLogger("medtx.modeling.features")
 
@@ -56,7 +56,7 @@ class LongNoteStrategy:
             raise ValueError("chunk_stride must be >= 0 and max_chunks >= 1")
 
     @classmethod
-    def from_settings(cls, model_settings: Any) -> LongNoteStrategy:
+    def from_settings(cls, model_settings: ModelSettings) -> LongNoteStrategy:
         """Build from :class:`medtx.config.ModelSettings`."""
         m = model_settings
         return cls(m.long_note, m.max_length, m.head_tokens, m.chunk_stride, m.max_chunks)

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from medtx.config import TrainSettings
 from medtx.errors import TrainingError
 from medtx.modeling.features import Encoded
 from medtx.modeling.inference import predict_logits
@@ -84,7 +85,7 @@ def layer_depth(name: str, n_layers: int) -> int:
     return n_layers + 1
 
 
-def param_groups(model: Any, settings: Any, extra: Sequence[Any] = ()) -> list[dict]:
+def param_groups(model: Any, settings: TrainSettings, extra: Sequence[Any] = ()) -> list[dict]:
     """AdamW groups: the head (and ``extra`` modules, e.g. the wide branch) at
     ``head_learning_rate``, transformer layer ``i`` of ``L`` at ``learning_rate * layer_decay **
     (L - 1 - i)``, the embeddings one step lower; no weight decay on biases and norms."""
@@ -111,7 +112,7 @@ class TrainStep:
     the loss), ``wide`` (the wide branch's features, one row per target) and soft ``labels``.
     """
 
-    def __init__(self, model: Any, settings: Any, device: torch.device, total_steps: int,
+    def __init__(self, model: Any, settings: TrainSettings, device: torch.device, total_steps: int,
                  weights: torch.Tensor | None = None, max_grad_norm: float | None = 1.0,
                  wide: Any = None):
         self.model, self.device, self.wide = model, device, wide
@@ -165,7 +166,7 @@ class TrainStep:
         return loss.detach()
 
 
-def train_step_factory(model: Any, settings: Any, device: torch.device, total_steps: int,
+def train_step_factory(model: Any, settings: TrainSettings, device: torch.device, total_steps: int,
                        weights: torch.Tensor | None = None, wide: Any = None) -> TrainStep:
     """The training step :func:`finetune` runs; the throughput bench times this same object."""
     if device.type == "cuda":
@@ -239,7 +240,7 @@ def _validate(model: Any, val: Encoded, y: np.ndarray, batch_size: int,
             "val_accuracy": float((y == pred).mean())}, logits
 
 
-def finetune(model: Any, train: Encoded, y_train: Any, val: Encoded, y_val: Any, settings: Any,
+def finetune(model: Any, train: Encoded, y_train: Any, val: Encoded, y_val: Any, settings: TrainSettings,
              pad_id: int, progress: bool = True, wide: Optional[WideInputs] = None) -> TrainResult:
     """Fine-tune ``model`` and keep the epoch with the best validation macro-F1.
 

@@ -26,6 +26,7 @@ from typing import Any, Optional
 
 import pandas as pd
 
+from medtx.config import AwsSettings
 from medtx.errors import IngestError
 
 log = logging.getLogger("medtx.monitor.capture")
@@ -170,7 +171,7 @@ class CaptureReader:
     """Reads what is new under ``prefix[/endpoint[/variant]]``; state kept in ``state_dir``."""
 
     def __init__(self, prefix: str, state_dir: str | Path, endpoint: Optional[str] = None,
-                 variant: Optional[str] = None, aws: Any = None, keep_events_days: float = 30.0,
+                 variant: Optional[str] = None, aws: Optional[AwsSettings] = None, keep_events_days: float = 30.0,
                  account: Optional[str] = None):
         self.root = "/".join([str(prefix).rstrip("/")] + [p for p in (endpoint, variant) if p])
         self.state_dir, self.aws = Path(state_dir), aws
@@ -313,6 +314,6 @@ class CaptureReader:
 
 def read_window(prefix: str, state_dir: str | Path, endpoint: Optional[str] = None,
                 variant: Optional[str] = None, since: Optional[datetime] = None,
-                until: Optional[datetime] = None, aws: Any = None) -> CaptureWindow:
+                until: Optional[datetime] = None, aws: Optional[AwsSettings] = None) -> CaptureWindow:
     """One incremental read (see :class:`CaptureReader`)."""
     return CaptureReader(prefix, state_dir, endpoint, variant, aws).read(since, until)

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from medtx.config import MonitorSettings
+
 
 @dataclass(frozen=True)
 class RetrainDecision:
@@ -30,7 +32,7 @@ def _counts(window: Any, retrain_on: Sequence[str]) -> list[str]:
     return [s for s in getattr(window, "drifted", ()) if s in retrain_on]
 
 
-def decide(current: Any, history: Sequence[Any], settings: Any) -> RetrainDecision:
+def decide(current: Any, history: Sequence[Any], settings: MonitorSettings) -> RetrainDecision:
     """``current`` and ``history`` (older windows, oldest first) have ``status``,
     ``model_version``, ``drifted``, ``quality`` (dict) and ``retrain`` (dict or None)."""
     if current.status != "judged":

@@ -15,8 +15,9 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Optional
 
+from medtx.config import AwsSettings
 from medtx.errors import MonitorError
 
 STATE_FILES = ("monitor.sqlite", "capture/capture_state.sqlite")
@@ -31,7 +32,7 @@ def _s3_error(exc: Exception, what: str) -> MonitorError:
 
 
 @contextlib.contextmanager
-def local_state(state_dir: str, aws: Any = None, write: bool = False,
+def local_state(state_dir: str, aws: Optional[AwsSettings] = None, write: bool = False,
                 pull: Sequence[str] = STATE_FILES) -> Iterator[Path]:
     """A local folder holding the state (see the module docstring); ``pull`` entries ending
     in ``/`` are sub-folders downloaded whole."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from medtx.config import Settings
 from medtx.errors import MonitorError
 from medtx.serving.contract import stage_endpoint
 
@@ -21,7 +21,7 @@ class Target:
     state_dir: str
 
 
-def target_of(settings: Any) -> Target:
+def target_of(settings: Settings) -> Target:
     """The monitored stage's endpoint, its capture prefix and state folder, from config."""
     m, stage = settings.monitor, settings.monitor.stage
     deploy_target = settings.deploy.targets[stage]

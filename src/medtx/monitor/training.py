@@ -15,16 +15,18 @@ import os
 import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
+
+from medtx.config import Settings
+from medtx.monitor.target import Target
 
 log = logging.getLogger("medtx.monitor.training")
 LABELLED_DIR = "labelled"
 SOURCE_COLUMN, LABEL_SOURCE_COLUMN = "medtx_source", "medtx_label_source"
 
 
-def _captured(settings: Any, target: Any, hours: set[str]) -> pd.DataFrame:
+def _captured(settings: Settings, target: Target, hours: set[str]) -> pd.DataFrame:
     """Rows (with text) of the capture files of the given ``YYYY-mm-ddTHH`` hours."""
     from medtx.monitor.capture_reader import CaptureReader
 
@@ -38,7 +40,7 @@ def _captured(settings: Any, target: Any, hours: set[str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def export_labelled(settings: Any, target: Any, labels: pd.DataFrame, label_file: str) -> int:
+def export_labelled(settings: Settings, target: Target, labels: pd.DataFrame, label_file: str) -> int:
     """Write the captured notes that ``labels`` name as a training CSV; the number written."""
     from medtx.monitor.state import local_state
 
@@ -46,7 +48,7 @@ def export_labelled(settings: Any, target: Any, labels: pd.DataFrame, label_file
         return _export(settings, target, labels, label_file, root)
 
 
-def _export(settings: Any, target: Any, labels: pd.DataFrame, label_file: str, root: Path) -> int:
+def _export(settings: Settings, target: Target, labels: pd.DataFrame, label_file: str, root: Path) -> int:
     from medtx.monitor.labels import join_labels
     from medtx.monitor.store import MonitorStore
 
@@ -77,7 +79,7 @@ def _export(settings: Any, target: Any, labels: pd.DataFrame, label_file: str, r
     return len(out)
 
 
-def labelled_notes(settings: Any) -> tuple[pd.DataFrame, list[dict]]:
+def labelled_notes(settings: Settings) -> tuple[pd.DataFrame, list[dict]]:
     """Every labelled-notes file of the monitored endpoint, newest label per capture id wins;
     with one ``{"path", "rows", "sha256"}`` per file (empty when there are none)."""
     from medtx.data.ingest import parse_csv_bytes

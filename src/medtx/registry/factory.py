@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
+from medtx.config import Settings
 from medtx.errors import RegistryError
 from medtx.registry.base import Registry
 from medtx.registry.local import LocalRegistry
 from medtx.registry.sagemaker import SageMakerRegistry
 
 
-def open_registry(settings: Any) -> Registry:
+def open_registry(settings: Settings) -> Registry:
     """The registry backend chosen by ``settings.registry.backend``."""
     backend = settings.registry.backend
     if backend == "local":

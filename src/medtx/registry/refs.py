@@ -3,8 +3,9 @@ registry version ``N`` / ``latest`` / ``approved``) resolved to a verified local
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
+from medtx.config import Settings
 from medtx.errors import ModelLoadError
 from medtx.registry.base import is_version_ref
 from medtx.registry.factory import open_registry
@@ -21,7 +22,7 @@ def _unpack_tarball(tar: Path, cache: Path) -> Path:
     return extract_tarball(tar, dest)
 
 
-def resolve_model_ref(ref: str, settings: Any, cache_dir: Optional[Path] = None) -> Path:
+def resolve_model_ref(ref: str, settings: Settings, cache_dir: Optional[Path] = None) -> Path:
     """``--model`` value -> local path: an existing path stays as is; ``3``/``latest``/``approved``
     resolve through the registry and are fetched (verified) to ``cache_dir/<group>/<sha256>``
     (default ``cache_dir``: ``<registry.path>/cache``).

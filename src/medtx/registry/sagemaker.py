@@ -26,6 +26,7 @@ from typing import Any, Optional
 
 from medtx.aws.calls import aws_call
 from medtx.clock import utc_now
+from medtx.config import AwsSettings, Settings
 from medtx.errors import ConfigError, RegistryError
 from medtx.evaluation.document import Evaluation
 from medtx.modeling.package import verify_package
@@ -85,7 +86,7 @@ def metadata_properties(registration: dict) -> dict[str, str]:
 class SageMakerRegistry(Registry):
     """One SageMaker model package group plus its S3 artifacts and audit objects."""
 
-    def __init__(self, aws: Any, group: str, s3_prefix: str, image_uri: Optional[str] = None,
+    def __init__(self, aws: AwsSettings, group: str, s3_prefix: str, image_uri: Optional[str] = None,
                  max_attempts: int = 2, account: Optional[str] = None):
         from medtx.aws.s3 import split_s3_uri
 
@@ -100,7 +101,7 @@ class SageMakerRegistry(Registry):
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Any) -> SageMakerRegistry:
+    def from_settings(cls, settings: Settings) -> SageMakerRegistry:
         """Built from ``registry`` (group, s3_prefix), ``aws`` and ``compute.image``."""
         if not settings.registry.s3_prefix:
             raise ConfigError(

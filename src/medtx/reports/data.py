@@ -11,10 +11,12 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from typing import Any
 
 import pandas as pd
 
+from medtx.config import DataSettings
+from medtx.data.checks import ValidationReport
+from medtx.data.ingest import IngestInfo
 from medtx.data.labels import clean_label
 from medtx.data.redact import PREVIEW_CHARS
 from medtx.reports.format import VEGA_SCHEMA
@@ -145,7 +147,8 @@ def demo_banner() -> list:
                               f"**{DEMO_NOTICE}**")]
 
 
-def eda_card_for(raw: pd.DataFrame, report: Any, info: Any, data_settings: Any) -> list:
+def eda_card_for(raw: pd.DataFrame, report: ValidationReport, info: IngestInfo,
+                 data_settings: DataSettings) -> list:
     """:func:`eda_card` of a run: the raw frame, its checked notes, where it came from."""
     return eda_card(eda_summary(raw, report.notes, data_settings.text_field,
                                 data_settings.label_field, source=info.source,

@@ -24,6 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
+from medtx.config import AwsSettings, ServingSettings
 from medtx.serving.batcher import MicroBatcher
 from medtx.serving.capture import CaptureWriter, capture_record
 from medtx.serving.contract import INFERENCE_ID_HEADER
@@ -114,8 +115,8 @@ def _predictions(proba: np.ndarray, labels: list[str], top_k: int, info: ModelIn
     return out
 
 
-def create_app(serving: Any, load: Callable[[], Any], info: ModelInfo = ModelInfo(),
-               aws: Any = None, on_load_error: Optional[Callable[[BaseException], None]] = None
+def create_app(serving: ServingSettings, load: Callable[[], Any], info: ModelInfo = ModelInfo(),
+               aws: Optional[AwsSettings] = None, on_load_error: Optional[Callable[[BaseException], None]] = None
                ) -> FastAPI:
     """The app for ``serving`` settings; ``load()`` returns the model runtime (called on a
     background thread at startup, so ``/ping`` answers 503 while it runs)."""

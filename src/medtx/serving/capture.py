@@ -24,6 +24,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
+from medtx.config import AwsSettings
+
 log = logging.getLogger("medtx.serving.capture")
 _STOP = object()
 CONTENT_TYPES = {"JSON": "application/json", "CSV": "text/csv"}
@@ -85,7 +87,7 @@ class _LocalSink:
 class _S3Sink:
     """Lines of the current hour kept in memory and put as a new object on each flush."""
 
-    def __init__(self, aws: Any, flush_s: float, flush_records: int):
+    def __init__(self, aws: Optional[AwsSettings], flush_s: float, flush_records: int):
         from medtx.aws.session import client
 
         self.s3 = client(aws, "s3", max_attempts=5)
@@ -121,7 +123,7 @@ class CaptureWriter:
     """Sample, queue and write capture records off the request path."""
 
     def __init__(self, dest: str, endpoint: str, variant: str, percent: float = 100.0,
-                 aws: Any = None, flush_s: float = 30.0, flush_records: int = 1000):
+                 aws: Optional[AwsSettings] = None, flush_s: float = 30.0, flush_records: int = 1000):
         if not 0 <= float(percent) <= 100:
             raise ValueError(f"capture percent must be within 0..100, got {percent}")
         self.dest, self.endpoint, self.variant = str(dest), endpoint, variant
@@ -186,7 +188,7 @@ class CaptureWriter:
                       type(exc).__name__)
 
 
-def _capture_files(prefix: str, aws: Any) -> Iterator[tuple[str, bytes]]:
+def _capture_files(prefix: str, aws: Optional[AwsSettings]) -> Iterator[tuple[str, bytes]]:
     if prefix.startswith("s3://"):
         from medtx.aws.s3 import split_s3_uri
         from medtx.aws.session import client
@@ -204,7 +206,7 @@ def _capture_files(prefix: str, aws: Any) -> Iterator[tuple[str, bytes]]:
 
 def read_capture(prefix: str, endpoint: Optional[str] = None, variant: Optional[str] = None,
                  since: Optional[datetime] = None, until: Optional[datetime] = None,
-                 aws: Any = None) -> Iterator[dict]:
+                 aws: Optional[AwsSettings] = None) -> Iterator[dict]:
     """Capture records under ``prefix[/endpoint[/variant]]`` (folder or ``s3://``), in file
     order, optionally only those with ``since <= inferenceTime < until`` (UTC datetimes)."""
     root = "/".join([prefix.rstrip("/")] + [p for p in (endpoint, variant) if p])

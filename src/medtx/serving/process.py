@@ -20,8 +20,9 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
+from medtx.config import Settings
 from medtx.errors import MedtxError
 
 
@@ -36,7 +37,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def start_server(package_dir: Path, settings: Any, port: int, log_path: Path,
+def start_server(package_dir: Path, settings: Settings, port: int, log_path: Path,
                  host: str = "127.0.0.1", group: Optional[str] = None,
                  version: Optional[int] = None, env: Optional[dict] = None) -> subprocess.Popen:
     """Start serving ``package_dir`` on ``host:port``; stdout and stderr go to ``log_path``."""

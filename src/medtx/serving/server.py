@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Optional
 
+from medtx.config import Settings
 from medtx.errors import ConfigError, MedtxError
 
 CONTAINER_MODEL_DIR = "/opt/ml/model"
@@ -31,7 +32,7 @@ GRACEFUL_S = 25  # uvicorn's drain on SIGTERM; SageMaker kills 30 s after it
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def settings_from_env(config: Optional[str] = None) -> Any:
+def settings_from_env(config: Optional[str] = None) -> Settings:
     """Settings per the rules in the module docstring."""
     from medtx.config import load_settings, parse_settings
 
@@ -57,7 +58,7 @@ def settings_from_env(config: Optional[str] = None) -> Any:
     return settings
 
 
-def serve(package_dir: Path, settings: Any, host: Optional[str] = None,
+def serve(package_dir: Path, settings: Settings, host: Optional[str] = None,
           port: Optional[int] = None, group: Optional[str] = None,
           version: Optional[int] = None) -> int:
     """Serve ``package_dir`` until SIGTERM/SIGINT; 0 after a clean stop, 1 if loading failed."""
