@@ -144,7 +144,8 @@ def toy_train_settings():
     from medtx.config import TrainSettings
 
     return replace(TrainSettings(), epochs=8, batch_size=16, learning_rate=2e-3,
-                   warmup_ratio=0.1, class_weights="none", patience=8, seed=0)
+                   warmup_ratio=0.1, class_weights="none", patience=8, seed=0,
+                   head_learning_rate=None)  # one rate for the toy model's every layer
 
 
 @pytest.fixture(scope="session")

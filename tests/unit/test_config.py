@@ -353,9 +353,6 @@ def test_code_defaults_are_the_shipped_recipe():
     """A config that leaves a recipe key out gets what base.json ships (the local profile)."""
     shipped = load_settings(ROOT / "configs" / "local.json").to_dict()
     defaults = parse_settings({"env": "local"}).to_dict()
-    # the one exception: the toy recipe of tests/model trains with head_learning_rate None
-    assert shipped["train"].pop("head_learning_rate") == 1e-3
-    assert defaults["train"].pop("head_learning_rate") is None
     for section in ("data", "labels", "split", "model", "train", "baseline"):
         assert defaults[section] == shipped[section], section
 

@@ -123,9 +123,8 @@ class TrainSettings:
     targets: Literal["single", "soft", "multilabel"] = "soft"
     # layer-wise learning-rate decay in (0, 1] (1.0 = one rate for every layer)
     layer_decay: Annotated[float, Strict(), Gt(0), Le(1)] = 1.0
-    # classifier head (and wide branch); None = learning_rate. The shipped recipe sets 1e-3
-    # (configs/base.json); this default stays None while tests/model's toy recipe relies on it
-    head_learning_rate: Optional[PosFloat] = None
+    # classifier head (and wide branch); None = learning_rate
+    head_learning_rate: Optional[PosFloat] = 1e-3
 
 
 @section
