@@ -40,14 +40,16 @@ monitor: install
 
 # Tiers (markers in pyproject.toml): the default tier leaves out `flows` (extra full-flow
 # variants through Metaflow's Runner) and `slow` (real data at full size, every drift shift).
+# Two workers (pytest-xdist); tests/conftest.py pins tests that share a costly fixture to one.
+PYTEST := $(PY) -m pytest -n $(or $(WORKERS),2) --dist loadgroup
 test: install
-	$(PY) -m pytest -m "not slow and not flows" $(ARGS)
+	$(PYTEST) -m "not slow and not flows" $(ARGS)
 
 test-flows: install
-	$(PY) -m pytest -m "flows and not slow" $(ARGS)
+	$(PYTEST) -m "flows and not slow" $(ARGS)
 
 test-slow: install
-	$(PY) -m pytest -m slow $(ARGS)
+	$(PYTEST) -m slow $(ARGS)
 
 check: install
 	$(PY) -m ruff check src flows bench tests
@@ -60,7 +62,7 @@ docs: install
 ci: check docs test-flows test-slow
 
 test-all: install
-	$(PY) -m pytest $(ARGS)
+	$(PYTEST) $(ARGS)
 
 bench: install
 	$(PY) bench/train_throughput.py $(ARGS)

@@ -58,6 +58,26 @@ def settings():
     return load_settings(ROOT / "configs" / "local.json")
 
 
+# Tests run in parallel (pytest-xdist, ``--dist loadgroup``); these fixtures pin their users to
+# one worker each, so one process builds each expensive session fixture and sees its whole story:
+# every user of the moto server (and the AWS audit, last) shares one worker, and every check of
+# the shared train -> deploy -> monitor run shares another.
+WORKER_GROUPS = {"moto_endpoint": "aws", "loop": "loop"}
+
+
+def pytest_itemcollected(item):
+    """Tests that use a fixture of WORKER_GROUPS join its group, and ``aws_audit`` tests join the
+    AWS group; this runs as each test is collected, before xdist reads the groups."""
+    names = getattr(item, "fixturenames", ())
+    groups = {group for fixture, group in WORKER_GROUPS.items() if fixture in names}
+    if item.get_closest_marker("aws_audit") is not None:
+        groups.add("aws")
+    if len(groups) > 1:
+        raise pytest.UsageError(f"{item.nodeid} uses fixtures pinned to different workers: {sorted(groups)}")
+    for group in groups:
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def pytest_collection_modifyitems(config, items):
     """Any test that asks for ``real_data_path`` carries ``real_data``, so ``-m "not real_data"``
     always leaves the real file alone; ``aws_audit`` tests move to the end of the session."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.request
 
 import pytest
 
@@ -24,28 +23,6 @@ SHIFT_SIGNALS = {  # signals that must move for each kind of shifted traffic
 PREDICTION_SIDE = {"predicted_label", "confidence"}  # a new case mix moves one of them at least
 
 RETRAIN_ON = {"input_mmd", "input_classifier", "predicted_label", "confidence"}  # the default
-
-
-def _post(port: int, notes: list[str], first_id: int) -> None:
-    body = json.dumps({"inputs": notes}).encode()
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body, headers={
-        "Content-Type": "application/json", "X-Amzn-SageMaker-Inference-Id": f"req-{first_id}"})
-    with urllib.request.urlopen(req, timeout=60) as resp:
-        assert resp.status == 200
-
-
-def _send(port: int, notes: list[str], tag: str) -> None:
-    for start in range(0, len(notes), 8):
-        _post(port, notes[start:start + 8], f"{tag}-{start}")
-
-
-def _notes(seed: int, n: int = 160, keep=None) -> list[str]:
-    from medtx.data.demo import make_demo_notes
-
-    frame = make_demo_notes(n=max(n * 3, 600), seed=seed).dropna(subset=["transcription"])
-    if keep is not None:
-        frame = frame[frame["medical_specialty"].str.strip().isin(keep)]
-    return list(frame["transcription"][:n])
 
 
 def _drop_section(note: str) -> str:
@@ -77,13 +54,16 @@ def _monitor(run_flow, tmp_path, cfg, **params):
 
 
 @pytest.mark.parametrize("kinds", [
-    pytest.param(("truncated", "specialty_mix"), id="structure-and-case-mix"),
+    pytest.param(("truncated", "specialty_mix"), id="structure-and-case-mix", marks=pytest.mark.flows),
     pytest.param(tuple(SHIFT_SIGNALS), id="every-shift", marks=pytest.mark.slow),
 ])
 def test_monitor_flow_tells_unchanged_from_shifted_traffic_and_starts_the_retrain(
-        tmp_path, monitored, run_flow, kinds):
-    # The default tier sends one structural shift and the case-mix shift through the flow; the
-    # slow tier sends all four (each shift's signals are also checked in test_monitor_drift).
+        tmp_path, monitored, run_flow, held_out, kinds):
+    # The flows tier sends one structural shift and the case-mix shift through the flow; the
+    # slow tier sends all four (each shift's signals are also checked in test_monitor_drift;
+    # unchanged traffic through the flow is the session's shared run, tests/flows/test_loop.py).
+    from medtx.rehearsal.traffic import send_traffic
+
     cfg, port = monitored
     state = tmp_path / "monitor" / "medtx-prod"
 
@@ -92,10 +72,10 @@ def test_monitor_flow_tells_unchanged_from_shifted_traffic_and_starts_the_retrai
     assert "not enough traffic: 0 note(s)" in report["verdict"] and "minimum 100" in report["verdict"]
     assert "smoke tests" in report["verdict"]  # the deploy's own checks are left out, and said so
 
-    _send(port, _notes(seed=11, n=40), "few")
+    send_traffic(port, held_out(seed=11, n=40), prefix="few")
     report = _monitor(run_flow, tmp_path, cfg)
     assert report["status"] == "insufficient" and report["n_notes"] == 40  # judged on nothing
-    _send(port, _notes(seed=12, n=140), "held")
+    send_traffic(port, held_out(seed=12, n=140), prefix="held")
     report = _monitor(run_flow, tmp_path, cfg)  # the 40 left over plus the 140: one window
     assert report["status"] == "judged" and report["n_notes"] == 180, report["verdict"]
     assert report["drifted"] == [], {k: s["p_value"] for k, s in report["signals"].items()}
@@ -109,18 +89,18 @@ def test_monitor_flow_tells_unchanged_from_shifted_traffic_and_starts_the_retrai
 
     from medtx.rehearsal.traffic import shift_notes
 
-    base = _notes(seed=13)
+    base = held_out(seed=13, n=160)
     make = {
         "truncated": lambda: shift_notes(base, "truncate"),
         "other_template": lambda: shift_notes(base, "template"),
         "section_missing": lambda: [_drop_section(n) for n in base],
-        "specialty_mix": lambda: _notes(seed=14, keep={"Orthopedic", "Radiology"}),
+        "specialty_mix": lambda: held_out(seed=14, n=160, keep={"Orthopedic", "Radiology"}),
     }
     assert kinds[-1] == "specialty_mix"
     fired = []
     for kind in kinds:
         notes = make[kind]()
-        _send(port, notes, kind)
+        send_traffic(port, notes, prefix=kind)
         last = kind == "specialty_mix"  # its window also runs the retrain the rule asks for
         run = run_flow(tmp_path, cfg, flow="monitor", **({"retrain": True} if last else {}))
         report = run["decide"].task.data.report

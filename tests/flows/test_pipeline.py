@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import urllib.request
 
+import pytest
 
+
+@pytest.mark.flows
 def test_pipeline_runs_the_three_flows_in_order(tmp_path, loop_config, monkeypatch, capsys):
     from medtx.cli.main import main
 

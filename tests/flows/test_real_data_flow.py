@@ -11,6 +11,7 @@ CHUNKED = {"model": {"long_note": "chunks", "max_chunks": 4, "chunk_stride": 8},
            "train": {"window_sampling": "one_per_note"}}
 
 
+@pytest.mark.flows
 @pytest.mark.real_data
 @pytest.mark.parametrize("preset, n_classes, recipe", [("spec12", 12, {}), ("all40", 40, CHUNKED)])
 def test_real_data_runs_with_a_text_disjoint_split(tmp_path, flow_config, run_flow, real_data_path, preset,
