@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from medtx.config import DataSettings
-from medtx.data.demo import COLUMNS, DEMO_NOTICE, make_demo_notes, write_demo_csv
+from medtx.data.demo import _SHARED, _SPEC_TMPL, COLUMNS, DEMO_NOTICE, _lines, _pools, make_demo_notes, write_demo_csv
 from medtx.data.labels import SPEC12_KEEP, LabelPolicy, clean_label
 from medtx.errors import ConfigError
 
@@ -94,6 +94,20 @@ def test_same_seed_gives_the_same_frame_and_another_seed_differs(demo):
     other = make_demo_notes(seed=1)
     assert not other["transcription"].equals(demo["transcription"])
     assert len(other) == len(demo)
+
+
+def test_wrapped_pool_lines_parse_into_clean_entries():
+    """Long pools wrap onto indented lines; joined back, every entry is whole and unpadded."""
+    pools = _pools()
+    assert len(pools) == 12
+    for name, pool in pools.items():
+        assert set(pool) == {"w", "near", *"CDPFMT"}, name
+        assert set(pool["near"]) <= set(pools), name
+    entry_lists = [v for pool in pools.values() for k, v in pool.items() if k not in ("w", "near")]
+    entry_lists += [*_lines(_SHARED).values(), *_lines(_SPEC_TMPL).values()]
+    for entries in entry_lists:
+        assert all(e and e == e.strip() and "\n" not in e for e in entries), entries
+    assert set(_lines(_SHARED)) == {"pmh", "med", "soc", "job", "hx", "gen", "img", "plan", "open", "op"}
 
 
 def test_size_is_configurable_and_checked():
