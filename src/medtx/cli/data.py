@@ -18,7 +18,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2, sort_keys=True, default=str))
     else:
         for check in summary["checks"]:
-            print(f"{'PASS' if check['passed'] else 'FAIL'}  {check['level']:<5} {check['name']}: {check['unexpected']} rows")
+            verdict = "PASS" if check["passed"] else "FAIL"
+            print(f"{verdict}  {check['level']:<5} {check['name']}: {check['unexpected']} rows")
         print(json.dumps(summary["counts"], sort_keys=True))
     return 0
 

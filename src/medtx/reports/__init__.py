@@ -30,8 +30,9 @@ from medtx.reports.run import (
 )
 
 __all__ = [
-    "confusion_figure", "decision_card", "demo_banner", "deploy_card", "outcome_line", "selection_card", "eda_card", "eda_card_for", "eda_summary",
-    "evaluation_card", "gate_card", "monitor_card", "monitor_line", "quality_card", "signals_card", "window_card", "ingest_card", "reliability_figure", "run_summary_line",
+    "confusion_figure", "decision_card", "demo_banner", "deploy_card", "outcome_line", "selection_card", "eda_card",
+    "eda_card_for", "eda_summary", "evaluation_card", "gate_card", "monitor_card", "monitor_line", "quality_card",
+    "signals_card", "window_card", "ingest_card", "reliability_figure", "run_summary_line",
     "settings_card", "split_card", "summary_card", "tokenize_card", "top_terms", "training_card", "trigger_card",
     "validation_card",
     "overrides_card", "overrides_text",

@@ -98,9 +98,13 @@ def monitor_card(doc: dict) -> list:
                      _interval((w.get("quality") or {}).get("macro_f1")),
                      "yes" if (w.get("retrain") or {}).get("fire") else ""] for w in recent],
                    ["window", "since", "until", "status", "notes", "verdict", "macro-F1", "retrain"])]
-    text = ("**Retrain requested**: " + "; ".join(retrain["reasons"]) if retrain["fire"]
-            else f"No retrain (drift streak {retrain['streak']} of {retrain['detail'].get('retrain_windows', '?')} "
-                 "windows needed" + (f"; {retrain['detail']['why_not']}" if retrain["detail"].get("why_not") else "") + ").")
+    if retrain["fire"]:
+        text = "**Retrain requested**: " + "; ".join(retrain["reasons"])
+    else:
+        detail = retrain["detail"]
+        why_not = f"; {detail['why_not']}" if detail.get("why_not") else ""
+        text = (f"No retrain (drift streak {retrain['streak']} of {detail.get('retrain_windows', '?')} "
+                f"windows needed{why_not}).")
     out.append(cards.Markdown(f"## Retraining rule\n\n{text}"))
     return out
 
