@@ -103,6 +103,10 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+#: default for create_app when the group and version are not known (frozen, so safe to share)
+UNKNOWN_MODEL = ModelInfo()
+
+
 def _predictions(proba: np.ndarray, labels: list[str], top_k: int, info: ModelInfo,
                  truncated: list[int]) -> list[dict]:
     k = max(1, min(int(top_k), len(labels)))
@@ -115,7 +119,7 @@ def _predictions(proba: np.ndarray, labels: list[str], top_k: int, info: ModelIn
     return out
 
 
-def create_app(serving: ServingSettings, load: Callable[[], Any], info: ModelInfo = ModelInfo(),
+def create_app(serving: ServingSettings, load: Callable[[], Any], info: ModelInfo = UNKNOWN_MODEL,
                aws: Optional[AwsSettings] = None, on_load_error: Optional[Callable[[BaseException], None]] = None
                ) -> FastAPI:
     """The app for ``serving`` settings; ``load()`` returns the model runtime (called on a
