@@ -191,9 +191,10 @@ def run(args: argparse.Namespace) -> dict:
         if name == "medtx":
             proc = start_server(package, settings, port, tmp / "medtx.log")
         else:
-            log = open(tmp / "naive.log", "ab")
-            proc = subprocess.Popen([sys.executable, __file__, "--naive-server", package, str(port)],
-                                    stdout=log, stderr=subprocess.STDOUT)
+            # the child keeps its own copy of the log descriptor once started
+            with open(tmp / "naive.log", "ab") as log:
+                proc = subprocess.Popen([sys.executable, __file__, "--naive-server", package, str(port)],
+                                        stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_ready(f"http://127.0.0.1:{port}", timeout=300, proc=proc)
             closed_loop(port, notes, 2, 10, 30)  # warm the connections and caches
