@@ -21,7 +21,7 @@ def make_handler(cfg):
         if cfg["mode"] == "constant":
             return labels[0]
         low = text.lower()
-        return next((l for l in labels if l.lower() in low), labels[-1])
+        return next((label for label in labels if label.lower() in low), labels[-1])
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"

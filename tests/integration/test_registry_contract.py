@@ -204,9 +204,9 @@ def _tamper_stored_artifact(registry, registry_settings, mv) -> None:
 
     s3 = boto3.client("s3", endpoint_url=registry_settings.aws.endpoint_url, region_name="us-east-1")
     bucket, key = split_s3_uri(mv.artifact_uri)
-    original = tarfile.open(fileobj=io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
+    stored = io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w:gz") as tar:
+    with tarfile.open(fileobj=stored) as original, tarfile.open(fileobj=out, mode="w:gz") as tar:
         for member in original.getmembers():
             data = original.extractfile(member).read()
             if member.name == "model.safetensors":

@@ -80,7 +80,7 @@ def test_concurrent_requests_match_one_by_one(live, expected, make_notes):
     labels = server.state.labels
     for notes, preds in zip(requests, answers):
         want = expected(notes)
-        got = np.array([[p["probabilities"][l] for l in labels] for p in preds])
+        got = np.array([[p["probabilities"][label] for label in labels] for p in preds])
         np.testing.assert_allclose(got, want, atol=1e-5)
     passes = server.state.batcher.batches - start
     assert passes < sum(map(len, requests))  # some notes were batched together

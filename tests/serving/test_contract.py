@@ -73,7 +73,7 @@ def test_probabilities_are_calibrated_with_the_package_temperature(live, predict
     logits = predictor.logits([note])[0]
     calibrated = np.exp(logits / 1.5) / np.exp(logits / 1.5).sum()
     assert predictor.temperature == 1.5
-    assert [probs[l] for l in labels] == pytest.approx(list(calibrated), abs=1e-5)
+    assert [probs[label] for label in labels] == pytest.approx(list(calibrated), abs=1e-5)
 
 
 def test_top_k_larger_than_the_labels_is_capped(live):

@@ -222,7 +222,7 @@ def _brute_force_ceiling(y, groups, k):
     from sklearn.metrics import f1_score
 
     keys = sorted(set(groups))
-    options = [sorted({int(l) for l, g in zip(y, groups) if g == key}) for key in keys]
+    options = [sorted({int(label) for label, g in zip(y, groups) if g == key}) for key in keys]
     best = 0.0
     for choice in itertools.product(*options):
         pick = dict(zip(keys, choice))
