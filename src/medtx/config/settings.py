@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal, Optional, TypeVar
 from annotated_types import Ge, Gt, Le, Lt
 from pydantic import ConfigDict, Strict, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
+from typing_extensions import dataclass_transform  # 3.10 has no typing.dataclass_transform
 
 from medtx.config.validation import MIN_MAX_LENGTH, check_values, describe
 from medtx.errors import ConfigError
@@ -47,10 +48,11 @@ def _stable_hash(self: Any) -> int:
     return hash(json.dumps(dataclasses.asdict(self), sort_keys=True, default=str))
 
 
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
 def section(cls: type[_T]) -> type[_T]:
     """A frozen, validating config section, hashable by content and picklable."""
-    made = dataclass(frozen=True, config=ConfigDict(extra="forbid"))(cls)
-    made.__hash__ = _stable_hash  # type: ignore[assignment]
+    made: Any = dataclass(frozen=True, config=ConfigDict(extra="forbid"))(cls)
+    made.__hash__ = _stable_hash
     return made
 
 
