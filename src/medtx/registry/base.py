@@ -7,6 +7,7 @@ written once against this module.
 from __future__ import annotations
 
 import abc
+import builtins
 import dataclasses
 import hashlib
 import json
@@ -200,7 +201,7 @@ class Registry(abc.ABC):
         """Change a version's status per :func:`transition_allowed` and audit it."""
 
     @abc.abstractmethod
-    def history(self, version: int) -> list[AuditEvent]:
+    def history(self, version: int) -> builtins.list[AuditEvent]:
         """The audit trail of one version, oldest first."""
 
     @abc.abstractmethod

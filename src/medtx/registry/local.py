@@ -11,6 +11,7 @@ registrations from threads or processes get distinct, gap-free versions 1, 2, 3,
 """
 from __future__ import annotations
 
+import builtins
 import contextlib
 import hashlib
 import json
@@ -228,7 +229,7 @@ class LocalRegistry(Registry):
                                          status, reason.strip()))
         return self.get(version)
 
-    def history(self, version: int) -> list[AuditEvent]:
+    def history(self, version: int) -> builtins.list[AuditEvent]:
         self._row(version)
         rows = self._query(
             "SELECT version, at, actor, action, from_status, to_status, reason FROM audit "

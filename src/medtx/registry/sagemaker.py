@@ -14,6 +14,7 @@ version numbers; ``CustomerMetadataProperties`` show lineage and metrics in the 
 """
 from __future__ import annotations
 
+import builtins
 import json
 import re
 import tempfile
@@ -313,7 +314,7 @@ class SageMakerRegistry(Registry):
                                reason.strip()))
         return self.get(version)
 
-    def history(self, version: int) -> list[AuditEvent]:
+    def history(self, version: int) -> builtins.list[AuditEvent]:
         self._describe(version)
         objects = self._list_all("list_objects_v2", "s3", "Contents", Bucket=self.bucket,
                                  Prefix=f"{self.base}/audit/{int(version):06d}/")
