@@ -70,7 +70,7 @@ _OPENAPI_BODY = {"requestBody": {"required": True, "content": {
     "text/csv": {"schema": {"type": "string", "description": "one note per row (CSV quoting)"}},
     "application/jsonlines": {"schema": {"type": "string",
                                          "description": 'one {"inputs": "note"} per line'}}}}}
-_ERRORS = {s: {"model": ErrorBody} for s in (400, 401, 413, 415, 500, 503)}
+_ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (400, 401, 413, 415, 500, 503)}
 
 
 class ServerState:
@@ -196,12 +196,13 @@ def create_app(serving: ServingSettings, load: Callable[[], Any], info: ModelInf
             scheme, _, value = given.partition(" ")
             if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
                 raise RequestError(401, "unauthorized", "missing or wrong bearer token")
-        if not state.ready:
+        batcher = state.batcher
+        if not state.ready or batcher is None:
             raise RequestError(503, "not_ready", "the model is not loaded yet")
         content_type = request.headers.get("content-type")
         if media_type(content_type) not in ACCEPTED:
             parse_request(b"", content_type)  # raises the 415 naming the accepted types
-        with state.batcher.arriving():  # a gathering micro-batch waits for this request
+        with batcher.arriving():  # a gathering micro-batch waits for this request
             body = await _read_body(request, serving.max_payload_bytes)
             req = parse_request(body, content_type)
             if req.top_k is None:  # CSV and JSON Lines bodies ask through the header
@@ -210,7 +211,7 @@ def create_app(serving: ServingSettings, load: Callable[[], Any], info: ModelInf
             if header_id is not None:
                 req.inference_id = check_inference_id(header_id, f"header {INFERENCE_ID_HEADER}")
             apply_limits(req, serving.max_notes, serving.max_note_chars, serving.note_overflow)
-            future = state.batcher.submit(req.notes)
+            future = batcher.submit(req.notes)
         proba = await asyncio.wrap_future(future)
         doc: dict = {"predictions": _predictions(proba, state.labels, req.top_k or serving.top_k,
                                                  info, req.truncated)}

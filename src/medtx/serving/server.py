@@ -20,7 +20,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Optional
 
@@ -126,11 +126,11 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def container_defaults(env: Optional[dict] = None) -> dict:
+def container_defaults(env: Optional[Mapping[str, str]] = None) -> dict:
     """Where ``serve`` finds the model and what it binds inside SageMaker's container."""
-    env = os.environ if env is None else env
-    return {"model_dir": env.get("SM_MODEL_DIR") or CONTAINER_MODEL_DIR, "host": "0.0.0.0",
-            "port": int(env.get("SAGEMAKER_BIND_TO_PORT") or 8080)}
+    environ: Mapping[str, str] = os.environ if env is None else env
+    return {"model_dir": environ.get("SM_MODEL_DIR") or CONTAINER_MODEL_DIR, "host": "0.0.0.0",
+            "port": int(environ.get("SAGEMAKER_BIND_TO_PORT") or 8080)}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
