@@ -51,6 +51,13 @@ def _use_wal(conn: sqlite3.Connection, path: Path, timeout_s: float) -> None:
         delay = min(delay * 2, 0.1)
 
 
+def inserted_id(cur: sqlite3.Cursor) -> int:
+    """The rowid of the row that ``cur``'s INSERT just added."""
+    if cur.lastrowid is None:
+        raise sqlite3.InterfaceError("the statement inserted no row")
+    return cur.lastrowid
+
+
 @contextlib.contextmanager
 def transaction(path: Path, timeout_s: float = 30.0, schema: Optional[str] = None,
                 conn: Optional[sqlite3.Connection] = None) -> Iterator[sqlite3.Connection]:

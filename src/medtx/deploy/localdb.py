@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Optional
 
 from medtx.clock import utc_now
-from medtx.sqlitedb import transaction
+from medtx.sqlitedb import inserted_id, transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS backends (
@@ -81,7 +81,7 @@ class EndpointDB:
             cur = conn.execute(
                 "INSERT INTO backends (stage, version, port, state, started_at, package, log) "
                 "VALUES (?, ?, ?, 'starting', ?, ?, ?)", (stage, version, port, utc_now(), package, log))
-            return int(cur.lastrowid)
+            return inserted_id(cur)
 
     def update_backend(self, row_id: int, **fields: object) -> None:
         if fields.get("state") == "serving":

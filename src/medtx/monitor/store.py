@@ -16,7 +16,7 @@ from typing import Any, Optional
 import pandas as pd
 
 from medtx.clock import utc_now
-from medtx.sqlitedb import connect, transaction
+from medtx.sqlitedb import connect, inserted_id, transaction
 
 DB_FILE = "monitor.sqlite"
 SCHEMA = """
@@ -102,7 +102,7 @@ class MonitorStore:
                 (since, until, utc_now(), status, model_version, int(n_notes), verdict,
                  json.dumps(list(drifted)), json.dumps(signals), json.dumps(quality),
                  json.dumps(counts), json.dumps(retrain) if retrain else None, run))
-            wid = int(cur.lastrowid)
+            wid = inserted_id(cur)
             if predictions is not None and not predictions.empty:
                 p = predictions
                 conn.executemany(
