@@ -65,7 +65,7 @@ def parse_package_arn(arn: str) -> PackageRef:
 
 def payload_of(version: ModelVersion, settings: Settings) -> dict:
     """The fields a receiving DeployFlow needs (strings: Argo maps them to parameters)."""
-    if not getattr(version, "arn", None):
+    if not version.arn:
         raise HandoffError(f"version {version.version} has no model package ARN: a cross-account "
                            "hand-off needs registry.backend 'sagemaker'")
     ref = parse_package_arn(version.arn)

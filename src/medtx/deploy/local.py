@@ -214,6 +214,8 @@ class LocalEndpoints:
                 raise
             self.db.set_router(stage, info, str(log))
             router = self.db.router(stage)
+            if router is None:
+                raise DeployError(f"{stage}: the router on 127.0.0.1:{stable} was not recorded")
         else:
             try:
                 procs.control(router.control_port, {"op": "route", "port": row.port})

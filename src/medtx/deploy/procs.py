@@ -95,7 +95,7 @@ def wait_ready(port: int, pid: int, timeout_s: float) -> Optional[str]:
 
 def stop_pid(pid: Optional[int], start: Optional[str] = None, grace_s: float = 30.0) -> None:
     """SIGTERM (to the process group when ``pid`` leads one), SIGKILL after ``grace_s``."""
-    if not pid_alive(pid, start):
+    if pid is None or not pid_alive(pid, start):
         return
     try:
         group = os.getpgid(pid) == pid

@@ -24,6 +24,7 @@ import signal
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 HOST = "127.0.0.1"
 CHUNK = 1 << 16
@@ -70,6 +71,7 @@ class Router:
         try:
             msg = json.loads((await reader.readline()) or b"{}")
             op = msg.get("op")
+            reply: dict[str, Any]
             if op == "route":
                 self.backend = int(msg["port"])
                 reply = {"ok": True, "backend": self.backend}

@@ -158,6 +158,13 @@ class SageMakerEndpoints:
         _, tags = self._config_info(api, config)
         return self._deployment(stage, config, SERVING, desc.get("LastModifiedTime"), tags)
 
+    def _serving(self, stage: str) -> Deployment:
+        """The stage's deployment right after it was put live; DeployError when it is gone."""
+        now = self.current(stage)
+        if now is None:
+            raise DeployError(f"{stage}: endpoint {self.endpoint_name(stage)} is not serving after the update")
+        return now
+
     def status(self) -> list[Deployment]:
         return [d for d in (self.current(s) for s in self.stages) if d is not None]
 
@@ -183,7 +190,7 @@ class SageMakerEndpoints:
                          {"MEDTX_MODEL_VERSION": str(candidate.version),
                           "MEDTX_MODEL_GROUP": candidate.group, "MEDTX_ENDPOINT_NAME": name})
         tags = {TAG_VERSION: str(candidate.version), TAG_DATA: candidate.model_data_url,
-                TAG_STAGE: stage, TAG_PREVIOUS: before.config_name if before else ""}
+                TAG_STAGE: stage, TAG_PREVIOUS: (before.config_name or "") if before else ""}
         api.create_endpoint_config(unique, production_variant(cfg, unique, variant), capture, tags)
         return unique
 
@@ -228,7 +235,7 @@ class SageMakerEndpoints:
                 api.wait("endpoint_deleted", name)
                 what = "the new endpoint was deleted"
             raise DeployError(f"{stage}: {config} failed its smoke tests ({report.summary()}); {what}")
-        return DeployResult(stage, action, before, self.current(stage), report)
+        return DeployResult(stage, action, before, self._serving(stage), report)
 
     def promote(self, stage: str, config: Optional[str] = None,
                 smoke: Optional[SmokeSpec] = None) -> DeployResult:
@@ -250,7 +257,7 @@ class SageMakerEndpoints:
         if not previous:
             raise DeployError(f"{stage}: {before.config_name} replaced no earlier config")
         self._activate(stage, previous, before.config_name)
-        return DeployResult(stage, "rollback", before, self.current(stage))
+        return DeployResult(stage, "rollback", before, self._serving(stage))
 
     def stop(self, stage: str) -> Optional[Deployment]:
         """Delete the endpoint (models and configs stay for a later rollback or redeploy)."""
