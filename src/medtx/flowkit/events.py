@@ -43,7 +43,8 @@ def start_retrain(payload: dict, event_name: str, config: Any, train_flow: str |
     """Publish or start the retrain for ``payload`` (see the module docstring)."""
     body = json.dumps(payload, sort_keys=True)
     if on_argo():
-        from metaflow.integrations import ArgoEvent
+        # the documented import; metaflow.integrations resolves it lazily, so it has no static type
+        from metaflow.integrations import ArgoEvent  # type: ignore[attr-defined]
 
         kwargs = {"url": webhook_url} if webhook_url else {}
         event_id = ArgoEvent(event_name, payload={RETRAIN_PARAMETER: body}, **kwargs).publish(

@@ -16,6 +16,10 @@ def read_artifact(run: str, step: str, name: str) -> Any:
 
     namespace(None)
     try:
-        return getattr(Run(run)[step].task.data, name)
+        task = Run(run)[step].task
+        if task is not None:
+            return getattr(task.data, name)
+        why = "no task"
     except Exception as exc:  # the Client raises several kinds for a missing run, step or name
-        raise RunReadError(f"cannot read {name} of {run}/{step} ({type(exc).__name__})") from None
+        why = type(exc).__name__
+    raise RunReadError(f"cannot read {name} of {run}/{step} ({why})")

@@ -21,7 +21,9 @@ def append_card(components: Iterable[Any], card_id: str | None = None) -> None:
     """Append card components built by ``medtx.reports`` to the current step's card."""
     from metaflow import current
 
-    target = current.card[card_id] if card_id else current.card
+    # Current gains .card at run time from the card decorator; metaflow's types do not declare it
+    card = current.card  # type: ignore[attr-defined]
+    target = card[card_id] if card_id else card
     for component in components:
         target.append(component)
 
