@@ -94,9 +94,10 @@ def choose(settings: Settings, requested: str = "", trigger: Any = None,
     elif from_trigger is not None:
         version, because = registry.get(from_trigger[0]), f"triggering run {from_trigger[1]}"
     else:
-        version = registry.latest(APPROVED)
-        if version is None:
+        latest = registry.latest(APPROVED)
+        if latest is None:
             raise DeployError(f"no Approved version in group {registry.group!r} to deploy")
+        version = latest
         because = "latest Approved"
     if version.status != APPROVED:
         raise DeployError(f"version {version.version} is {version.status}, not {APPROVED}: "

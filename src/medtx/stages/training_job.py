@@ -29,7 +29,7 @@ import pandas as pd
 
 from medtx.config import Settings
 from medtx.data.split import SIDES, Split
-from medtx.errors import TrainingError
+from medtx.errors import ConfigError, TrainingError
 from medtx.stages.finetuning import FineTuned, finetune_local, tokenize
 
 log = logging.getLogger("medtx.stages.training_job")
@@ -91,7 +91,11 @@ def job_name(pathspec: str) -> str:
 
 def job_root(settings: Settings, name: str, now: Optional[datetime] = None) -> str:
     """``<compute.s3_prefix or aws.s3_root/training-jobs>/<name>-<utc stamp>``: one per attempt."""
-    base = settings.compute.s3_prefix or f"{settings.aws.s3_root.rstrip('/')}/training-jobs"
+    base = settings.compute.s3_prefix
+    if not base:
+        if not settings.aws.s3_root:
+            raise ConfigError("a SageMaker training job needs compute.s3_prefix (or aws.s3_root)")
+        base = f"{settings.aws.s3_root.rstrip('/')}/training-jobs"
     stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%S%f")
     return f"{base.rstrip('/')}/{name}-{stamp}"
 
