@@ -50,7 +50,7 @@ def words_of(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-def build_vocabulary(texts: Iterable[str], min_count: int = 1) -> frozenset[str]:
+def build_vocabulary(texts: Iterable[Optional[str]], min_count: int = 1) -> frozenset[str]:
     """Lower-case words seen at least ``min_count`` times over ``texts`` (the training notes)."""
     if min_count < 1:
         raise ValueError(f"min_count must be >= 1, got {min_count}")

@@ -51,8 +51,8 @@ class ReferenceProfile:
     def __len__(self) -> int:
         return len(self.descriptors)
 
-    def files(self) -> dict[str, bytes]:
-        """``{relative path: bytes}`` for :func:`medtx.modeling.package.add_files`."""
+    def files(self) -> dict[str, str | bytes]:
+        """``{relative path: text or bytes}`` for :func:`medtx.modeling.package.add_files`."""
         doc = {"format": FORMAT, "labels": list(self.labels), "meta": self.meta,
                "descriptor_columns": list(COLUMNS), "vocabulary": sorted(self.vocabulary)}
         arrays = {f"descriptor_{c}": self.descriptors[c].to_numpy() for c in COLUMNS}
@@ -88,8 +88,12 @@ def build_profile(train_texts: Sequence[Optional[str]], reference_texts: Sequenc
         raise MonitorError(f"reference probabilities have shape {probs.shape}; expected "
                            f"({len(reference_texts)}, {len(labels)}) for the notes and labels given")
     seen: set[str] = set()
-    distinct = [i for i, t in enumerate(reference_texts)
-                if not (note_hash(t) in seen or seen.add(note_hash(t)))]
+    distinct: list[int] = []
+    for i, text in enumerate(reference_texts):
+        h = note_hash(text)
+        if h not in seen:
+            seen.add(h)
+            distinct.append(i)
     if len(distinct) < MIN_REFERENCE:
         raise MonitorError(f"a reference profile needs at least {MIN_REFERENCE} distinct held-out "
                            f"notes, got {len(distinct)}")

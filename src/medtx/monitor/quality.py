@@ -9,7 +9,7 @@ measurement, and it is only as good as the calibration under the current traffic
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 import numpy as np
@@ -88,17 +88,17 @@ def measure(joined: pd.DataFrame, labels: Sequence[str], n_notes: int, confidenc
     ``unknown_classes``, as the evaluation leaves them out of its test rows.
     """
     est = estimate(confidence, resamples, seed, level)
-    base = dict(n_notes=int(n_notes), n_labelled=len(joined), min_labels=int(min_labels),
-                estimated_accuracy=est, unknown_label_ids=int(unknown_ids))
+    base = Quality(n_notes=int(n_notes), n_labelled=len(joined), min_labels=int(min_labels),
+                   estimated_accuracy=est, unknown_label_ids=int(unknown_ids))
     if joined.empty:
-        return Quality(**base)
+        return base
     index = {lab: i for i, lab in enumerate(labels)}
     t = np.array([index.get(str(x), -1) for x in joined["true_label"]])
-    base["unknown_classes"] = int((t < 0).sum())
+    unknown_classes = int((t < 0).sum())
     joined, t = joined[t >= 0], t[t >= 0]  # like the evaluation's label policy: left out, counted
-    base["n_labelled"] = len(joined)
+    base = replace(base, unknown_classes=unknown_classes, n_labelled=len(joined))
     if len(joined) < min_labels:
-        return Quality(**base)
+        return base
     p = np.array([index.get(str(x), -1) for x in joined["label"]])
     if (p < 0).any():
         raise ValueError(f"{int((p < 0).sum())} predictions name labels the model does not have")
@@ -111,6 +111,6 @@ def measure(joined: pd.DataFrame, labels: Sequence[str], n_notes: int, confidenc
     draws = rng.integers(0, len(t), size=(resamples, len(t)))
     k = len(labels)
     f1s = np.array([macro_f1_of(t[d], p[d], k) for d in draws])
-    return Quality(**base, accuracy=_interval(float(right.mean()), right[draws].mean(axis=1), level),
+    return replace(base, accuracy=_interval(float(right.mean()), right[draws].mean(axis=1), level),
                    macro_f1=_interval(macro_f1_of(t, p, k), f1s, level),
                    any_label_accuracy=_interval(float(any_ok.mean()), any_ok[draws].mean(axis=1), level))
