@@ -110,7 +110,8 @@ class _SuiteRunner:
                                      expectation_parameters=self.params)
         except self._gx.exceptions.SuiteParameterError as exc:
             raise ConfigError(f"data check suite {name!r}: {exc}") from None
-        by_name = {r.expectation_config.meta["name"]: r for r in outcome.results}
+        by_name = {r.expectation_config.meta["name"]: r for r in outcome.results
+                   if r.expectation_config is not None}
         checks, failing = [], {}
         for meta in metas:
             if meta.get("applies") in skip:

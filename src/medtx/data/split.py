@@ -100,11 +100,11 @@ def split_notes(notes: pd.DataFrame, settings: SplitSettings) -> Split:
         s: frame[frame["side"] == s].drop(columns="side").sort_values("note_id").reset_index(drop=True)
         for s in SIDES
     }
-    groups = {s: set(parts[s]["group"]) for s in SIDES}
+    on_side = {s: set(parts[s]["group"]) for s in SIDES}
     overlap = {
-        "train_val": len(groups["train"] & groups["val"]),
-        "train_test": len(groups["train"] & groups["test"]),
-        "val_test": len(groups["val"] & groups["test"]),
+        "train_val": len(on_side["train"] & on_side["val"]),
+        "train_test": len(on_side["train"] & on_side["test"]),
+        "val_test": len(on_side["val"] & on_side["test"]),
     }
     if any(overlap.values()):  # impossible by construction; kept as a proof, not a hope
         raise TrainingError(f"split leaks notes between sides: {overlap}")

@@ -107,7 +107,7 @@ def _headline_table(doc: dict):
     from metaflow.cards import Table
 
     model, baseline = doc["model"], doc["baseline"]
-    rows = [["Test notes", _fmt(model["n"]), _fmt(baseline["n"]), ""]]
+    rows: list[list[Any]] = [["Test notes", _fmt(model["n"]), _fmt(baseline["n"]), ""]]
     for key, title in _HEADLINE:
         a, b = model.get(key), baseline.get(key)
         margin = _fmt(a - b, signed=True) if a is not None and b is not None else ""
