@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Optional
@@ -84,12 +84,12 @@ def _parse_time(value: str, what: str) -> datetime:
     return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
 
 
-def _iso(when: Optional[datetime]) -> Optional[str]:
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ") if when is not None else None
+def _iso(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def window_bounds(settings: Settings, root: Path, since: str = "", until: str = "",
-                  now: Optional[datetime] = None) -> tuple[Optional[datetime], datetime]:
+                  now: Optional[datetime] = None) -> tuple[datetime, datetime]:
     """``(since, until)``: as given, else from the last judged window's end (first window:
     ``monitor.window_hours`` before ``until``) to now; ``root`` is the opened state folder."""
     from medtx.monitor.store import MonitorStore
@@ -111,9 +111,10 @@ def _version(settings: Settings, requested: str, rows: Any) -> tuple[Optional[in
 
     if requested:
         return open_registry(settings).resolve(requested).version, "requested"
-    versions = rows["model_version"].dropna() if "model_version" in rows.columns else []
-    if len(versions):
-        return int(versions.value_counts().index[0]), "capture"
+    if "model_version" in rows.columns:
+        versions = rows["model_version"].dropna()
+        if len(versions):
+            return int(versions.value_counts().index[0]), "capture"
     latest = open_registry(settings).latest(APPROVED)
     return (latest.version, "latest Approved") if latest is not None else (None, "none")
 
@@ -139,13 +140,14 @@ def read_window(settings: Settings, target: Target, since: str = "", until: str 
                                target.variant, aws=settings.aws, account=settings.monitor.account)
         window = reader.read(lo, hi, commit=False)
     model_version, source = _version(settings, version, window.rows)
-    base = dict(target=target, since=_iso(lo), until=_iso(hi), counts=window.counts,
-                model_version=model_version, version_source=source, pending=window.pending)
+    base = WindowRead(target=target, since=_iso(lo), until=_iso(hi), counts=window.counts,
+                      model_version=model_version, version_source=source, enough=False, message="",
+                      pending=window.pending)
     minimum = settings.monitor.min_notes
     if model_version is None or window.rows.empty:
         reason = ("no model version serves this endpoint (none in the capture, none Approved)"
                   if model_version is None and not window.rows.empty else window.message(minimum))
-        return WindowRead(**base, enough=False, message=reason)
+        return replace(base, message=reason)
     profile = load_reference(settings, model_version)
     features = window_features(window.rows, profile, model_version)
     enough = len(features) >= minimum
@@ -153,9 +155,9 @@ def read_window(settings: Settings, target: Target, since: str = "", until: str 
     message = "" if enough else (f"not enough traffic: {len(features)} note(s) of model version "
                                  f"{model_version} in the window, minimum {minimum}"
                                  + (f" (left out{left_out})" if left_out else ""))
-    log.info("window %s..%s: %d notes of version %d; %s", base["since"], base["until"],
+    log.info("window %s..%s: %d notes of version %d; %s", base.since, base.until,
              len(features), model_version, window.counts.to_dict())
-    return WindowRead(**base, enough=enough, message=message, features=features, profile=profile)
+    return replace(base, enough=enough, message=message, features=features, profile=profile)
 
 
 def window_summary(read: WindowRead) -> dict:
@@ -199,21 +201,22 @@ def quality(read: WindowRead, settings: Settings) -> QualityReport:
     if read.features is None or read.profile is None:
         return QualityReport(Quality(n_notes=read.n_notes, n_labelled=0, min_labels=m.min_labels))
     with local_state(read.target.state_dir, settings.aws) as root:
-        return _quality(read, settings, root)
+        return _quality(read, read.features, read.profile, settings, root)
 
 
-def _quality(read: WindowRead, settings: Settings, root: Path) -> QualityReport:
+def _quality(read: WindowRead, features: WindowFeatures, profile: ReferenceProfile, settings: Settings,
+             root: Path) -> QualityReport:
     from medtx.monitor.quality import measure
     from medtx.monitor.store import MonitorStore
 
     m = settings.monitor
     store = MonitorStore(root)
     join = _joiner(store.labels())  # the label table, read once for every window below
-    rows = read.features.rows
+    rows = features.rows
     joined, _ = join(rows)
     # unknown: ids matching no note of this window nor of any window recorded before it
     _, unknown = _joiner(store.unmatched_labels())(rows)
-    labels = list(read.profile.labels)
+    labels = list(profile.labels)
     current = measure(joined, labels, len(rows), rows["confidence"], m.min_labels, m.bootstrap,
                       settings.split.seed, unknown_ids=unknown)
     updated = {}
