@@ -14,11 +14,14 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from medtx.config.paths import SOURCE_ROOT
 from medtx.errors import RehearsalError
 from medtx.rehearsal.traffic import send_traffic, traffic_notes
+
+if TYPE_CHECKING:
+    from metaflow import Run
 
 
 @dataclass(frozen=True)
@@ -34,19 +37,27 @@ def flows_dir() -> Path:
     return Path(os.environ.get("MEDTX_FLOWS_DIR") or SOURCE_ROOT / "flows")
 
 
-def _run(flow: str, config: str, show_output: bool, trigger: Optional[list] = None, **params) -> object:
+def _run(flow: str, config: str, show_output: bool, trigger: Optional[list] = None, **params: Any) -> Run:
     from metaflow import Runner
 
-    top = {"trigger": trigger} if trigger else {}
+    top: dict[str, Any] = {"trigger": trigger} if trigger else {}
     path = flows_dir() / flow
     if not path.is_file():
         raise RehearsalError(f"flow file {path} not found; set MEDTX_FLOWS_DIR to the flows/ folder")
     with Runner(str(path), show_output=show_output, config=[("cfg", str(config))], **top) as runner:
         result = runner.run(**params)
-        if result.status != "successful":
+        if result.status != "successful" or result.run is None:
             raise RehearsalError(f"{flow} run {result.run.pathspec if result.run else '?'} "
                                  f"{result.status}; see its logs above or in the Metaflow UI")
         return result.run
+
+
+def _artifact(run: Run, step: str, name: str) -> Any:
+    """The artifact ``name`` of ``step`` in a finished ``run``."""
+    task = run[step].task
+    if task is None:
+        raise RehearsalError(f"{run.pathspec}: step {step} has no task to read {name} from")
+    return getattr(task.data, name)
 
 
 def run_pipeline(config: str, data: str = "", traffic: int = 0, shift: str = "none",
@@ -68,7 +79,8 @@ def run_pipeline(config: str, data: str = "", traffic: int = 0, shift: str = "no
         steps.append(step)
         echo(f"[pipeline] {step.flow}: {step.status} {step.pathspec or ''} - {step.summary}")
 
-    train = _run("train_flow.py", config, show_output, **({"data": data} if data else {}), **set_kw)
+    train_params: dict[str, Any] = {**({"data": data} if data else {}), **set_kw}
+    train = _run("train_flow.py", config, show_output, **train_params)
     tags = {t.split(":", 1)[0]: t.split(":", 1)[1] for t in train.tags if ":" in t}
     done(PipelineStep("TrainFlow", train.pathspec, "successful",
                       f"version {tags.get('model_version')} {tags.get('approval')}"))
@@ -77,7 +89,7 @@ def run_pipeline(config: str, data: str = "", traffic: int = 0, shift: str = "no
                           f"{tags.get('approval')}, not Approved (approve it: medtx models approve)"))
         return steps
     deploy = _run("deploy_flow.py", config, show_output, trigger=[train.pathspec], **set_kw)
-    outcomes = deploy["deploy"].task.data.outcomes
+    outcomes = _artifact(deploy, "deploy", "outcomes")
     done(PipelineStep("DeployFlow", deploy.pathspec, "successful",
                       "; ".join(f"{o.stage} {o.state}" for o in outcomes)))
     if traffic:
@@ -89,8 +101,8 @@ def run_pipeline(config: str, data: str = "", traffic: int = 0, shift: str = "no
         done(PipelineStep("traffic", None, "successful",
                           f"{answered} notes ({shift}) answered by {stage} on 127.0.0.1:{target.port}"))
     monitor = _run("monitor_flow.py", config, show_output, retrain=retrain, **set_kw)
-    report = monitor["decide"].task.data.report
-    event = monitor["decide"].task.data.retrain_event
+    report = _artifact(monitor, "decide", "report")
+    event = _artifact(monitor, "decide", "retrain_event")
     summary = report["verdict"] + (f"; retrain: {event.how} {event.train_run or ''}".rstrip()
                                    if event is not None else "")
     done(PipelineStep("MonitorFlow", monitor.pathspec, "successful", summary))
