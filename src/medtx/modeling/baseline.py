@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -43,8 +43,8 @@ class Baseline:
         self.seed = seed
         self.temperature = 1.0  # set after calibration; used by predict_proba
         self.n_classes: Optional[int] = None
-        self._vectorizer = None
-        self._svm = None
+        self._vectorizer: Any = None  # sklearn TfidfVectorizer once fitted
+        self._svm: Any = None  # sklearn LinearSVC once fitted
 
     def __repr__(self) -> str:
         s = self.settings
@@ -91,17 +91,18 @@ class Baseline:
 
     def decision_scores(self, texts: Sequence[str]) -> np.ndarray:
         """Margins ``[n, n_classes]``; a class absent from training scores below every other."""
-        if self._svm is None:
+        n_classes = self.n_classes
+        if self._svm is None or n_classes is None:
             raise TrainingError("baseline is not fitted; call fit() first")
         features = self._vectorizer.transform(_as_texts(texts, "baseline texts"))
         raw = np.asarray(self._svm.decision_function(features), dtype=np.float64)
         if raw.ndim == 1:  # two classes: one margin, positive means classes_[1]
             raw = np.stack([-raw / 2.0, raw / 2.0], axis=1)
         seen = self._svm.classes_.astype(int)
-        if seen.size == self.n_classes:
+        if seen.size == n_classes:
             return raw
         floor = raw.min(axis=1, keepdims=True) - 1.0
-        scores = np.repeat(floor, self.n_classes, axis=1)
+        scores = np.repeat(floor, n_classes, axis=1)
         scores[:, seen] = raw
         return scores
 
@@ -169,13 +170,13 @@ def out_of_fold_scores(texts: Sequence[str], y: np.ndarray, groups: Sequence[str
     on unseen notes, not the baseline's memory of its own training notes."""
     from sklearn.model_selection import GroupKFold
 
-    items, labels, groups = list(texts), np.asarray(y), np.asarray(groups)
-    n_groups = len(np.unique(groups))
+    items, labels, group_ids = list(texts), np.asarray(y), np.asarray(groups)
+    n_groups = len(np.unique(group_ids))
     if n_groups < folds:
         raise TrainingError(f"out-of-fold baseline scores need at least {folds} distinct notes, "
                             f"got {n_groups}")
     out = np.zeros((len(items), n_classes), dtype=np.float64)
-    for fit_rows, held in GroupKFold(n_splits=folds).split(items, labels, groups):
+    for fit_rows, held in GroupKFold(n_splits=folds).split(items, labels, group_ids):
         fold = Baseline(settings, seed=seed).fit([items[i] for i in fit_rows], labels[fit_rows],
                                                  n_classes)
         out[held] = fold.decision_scores([items[i] for i in held])

@@ -21,7 +21,7 @@ import logging
 import math
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,7 +86,7 @@ class Encoded:
     def n_windows(self) -> int:
         return len(self.input_ids)
 
-    def select(self, notes: Sequence[int]) -> Encoded:
+    def select(self, notes: Collection[int]) -> Encoded:
         """The windows of the given note positions, renumbered 0..len(notes)-1 in that order."""
         by_note: dict[int, list[int]] = {}
         for w, n in enumerate(self.note_index):

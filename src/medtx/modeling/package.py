@@ -273,7 +273,10 @@ def _extract(tar: tarfile.TarFile, dest: Path, source: str) -> Path:
     for m in _safe_members(tar, source):
         target = dest.joinpath(*PurePosixPath(m.name).parts)
         target.parent.mkdir(parents=True, exist_ok=True)
-        with tar.extractfile(m) as src, target.open("wb") as dst:
+        src = tar.extractfile(m)
+        if src is None:  # _safe_members keeps regular files only
+            raise IntegrityError(f"{source}: {m.name!r} has no content to extract")
+        with src, target.open("wb") as dst:
             shutil.copyfileobj(src, dst)
     verify_package(dest)
     return dest

@@ -56,11 +56,14 @@ class MeanPoolClassifier(PreTrainedModel):
         inner._attn_implementation = config._attn_implementation
         self.encoder = AutoModel.from_config(inner)
         self.dropout = torch.nn.Dropout(config.classifier_dropout)
+        if config.num_labels is None:
+            raise ValueError("MeanPoolConfig needs num_labels")
         self.classifier = torch.nn.Linear(inner.hidden_size, config.num_labels)
         self.post_init()
 
     def _init_weights(self, module: Any) -> None:
-        if module is getattr(self, "classifier", None):
+        classifier = getattr(self, "classifier", None)  # not there yet while the base class initialises
+        if classifier is not None and module is classifier:
             module.weight.data.normal_(0.0, 0.02)
             module.bias.data.zero_()
 

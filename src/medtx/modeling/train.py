@@ -20,7 +20,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -256,10 +256,12 @@ def finetune(model: Any, train: Encoded, y_train: Any, val: Encoded, y_val: Any,
     n_classes = int(model.config.num_labels)
     _check_inputs(train, y_train, n_classes, "train", settings.targets == "multilabel")
     _check_inputs(val, y_val, n_classes, "validation")
-    wide_train = None if wide is None else np.asarray(wide.train, dtype=np.float32)
-    if wide is not None and (len(wide_train) != train.n_notes or len(wide.val) != val.n_notes):
-        raise TrainingError(f"wide features for {len(wide_train)} train / {len(wide.val)} "
-                            f"validation notes, expected {train.n_notes} / {val.n_notes}")
+    wide_train: Optional[np.ndarray] = None
+    if wide is not None:
+        wide_train = np.asarray(wide.train, dtype=np.float32)
+        if len(wide_train) != train.n_notes or len(wide.val) != val.n_notes:
+            raise TrainingError(f"wide features for {len(wide_train)} train / {len(wide.val)} "
+                                f"validation notes, expected {train.n_notes} / {val.n_notes}")
     if settings.max_train_notes and settings.max_train_notes < train.n_notes:
         hard = y_train.argmax(axis=1) if y_train.ndim == 2 else y_train
         keep = stratified_subsample(hard, settings.max_train_notes, settings.seed)
@@ -288,6 +290,7 @@ def finetune(model: Any, train: Encoded, y_train: Any, val: Encoded, y_val: Any,
         t0 = time.perf_counter()
         loss_sum = torch.zeros((), device=device)
         rng = np.random.default_rng([settings.seed, epoch])
+        collate: Callable[[np.ndarray, torch.device], dict]
         if pooled:
             batches, collate, seen = data.note_batches(settings.batch_size, rng), data.collate_notes, \
                 train.n_notes
@@ -304,7 +307,7 @@ def finetune(model: Any, train: Encoded, y_train: Any, val: Encoded, y_val: Any,
                                 "lower train.learning_rate or use precision fp32")
         val_metrics, val_logits = _validate(
             model, val, y_val, settings.batch_size * 2,
-            None if head is None else linear_logits(wide.val, *head_arrays(head)))
+            None if head is None or wide is None else linear_logits(wide.val, *head_arrays(head)))
         rec = {"epoch": epoch, "train_loss": train_loss, **val_metrics,
                "seconds": time.perf_counter() - t0, "train_windows": seen,
                "samples_per_s": seen / train_s}
@@ -322,6 +325,8 @@ def finetune(model: Any, train: Encoded, y_train: Any, val: Encoded, y_val: Any,
             if stale >= settings.patience:
                 log.info("early stop after epoch %d (best epoch %d)", epoch, best_epoch)
                 break
+    if best_state is None or best_val_logits is None:  # every epoch scored NaN on validation
+        raise TrainingError("no epoch reached a comparable validation score (macro-F1 is not a number)")
     model.load_state_dict(best_state)
     model.eval()
     return TrainResult(model, history, best_epoch, str(device), step.precision, best_val_logits,

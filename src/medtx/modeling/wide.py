@@ -57,7 +57,9 @@ class WideBranch:
 
     @property
     def n_classes(self) -> int:
-        return int(self.baseline.n_classes)
+        if self.baseline.n_classes is None:
+            raise ValueError("the wide branch's baseline is not fitted")
+        return self.baseline.n_classes
 
     def features(self, texts: Sequence[str]) -> np.ndarray:
         """The branch's input: baseline class scores ``[n, n_classes]``."""

@@ -6,6 +6,8 @@ notes, a ``pool`` index from window to note, and one target per note.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 
@@ -98,8 +100,8 @@ class WindowData:
 
 
 def _grouped(order: np.ndarray, sizes: np.ndarray, batch_size: int, rng: np.random.Generator,
-             mega: int) -> list:
-    out = []
+             mega: int) -> list[np.ndarray]:
+    out: list[np.ndarray] = []
     for s in range(0, len(order), batch_size * mega):
         part = order[s:s + batch_size * mega]
         part = part[np.argsort(-sizes[part], kind="stable")]
@@ -113,7 +115,7 @@ def _to_device(batch: dict, device: torch.device) -> dict:
             for k, v in batch.items()}
 
 
-def one_window_per_note(note_index: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def one_window_per_note(note_index: Sequence[int] | np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Positions of one randomly drawn window of every note (windows of a note may be anywhere)."""
     index = np.asarray(note_index, dtype=np.int64)
     order = np.argsort(index, kind="stable")
