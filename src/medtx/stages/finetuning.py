@@ -14,6 +14,7 @@ import numpy as np
 
 from medtx.config import Settings
 from medtx.data.split import Split
+from medtx.errors import TrainingError
 from medtx.modeling.features import Encoded
 
 
@@ -90,6 +91,8 @@ def finetune_local(split: Split, tok: Tokenized, settings: Settings, pathspec: s
     if wide is not None:
         from medtx.modeling.wide import FILES, KIND, WideBranch
 
+        if result.wide_head is None:
+            raise TrainingError("the wide branch was trained but no wide head came back")
         branch = WideBranch(wide[0], *result.wide_head)
         test_logits = test_logits + branch.logits_from(wide[2])
         meta["wide"] = {"kind": KIND, "files": list(FILES), "folds": settings.model.wide_folds}
