@@ -2,7 +2,7 @@
 
     python flows/monitor_flow.py run                         # the window since the last one
     python flows/monitor_flow.py run --since 2026-12-01T00:00:00Z --until 2026-12-02T00:00:00Z
-    python flows/monitor_flow.py run --retrain               # locally: start TrainFlow if it fires
+    python flows/monitor_flow.py run --retrain true          # locally: start TrainFlow if it fires
     python flows/monitor_flow.py --config cfg configs/prod.json argo-workflows create
     python flows/monitor_flow.py run --set monitor.min_notes=50      # one run's config change
 

@@ -124,7 +124,7 @@ def run_flow_in(workdir: Path, cfg: Path, expect_failure=False, resume_from=None
             else:
                 result = runner.run(**params)
             if not expect_failure:
-                assert result.status == "successful", result.stderr[-4000:]
+                assert result.status == "successful", (result.stdout + result.stderr)[-6000:]
                 return result.run
             return result.status, result.stdout + result.stderr  # logs vanish when the Runner closes
     finally:
