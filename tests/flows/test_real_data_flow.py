@@ -1,6 +1,6 @@
 """TrainFlow on the real Medical Transcriptions file (skipped when absent), with a tiny model:
 this checks the data half on real data — checks pass, the split is text-disjoint, every test
-note records all its labels — not model quality (see bench/ and the README for that)."""
+note records all its labels — not model quality (see bench/ and docs/recipes.md for that)."""
 from __future__ import annotations
 
 import json
