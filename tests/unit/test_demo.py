@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from medtx.config import DataSettings
-from medtx.data.demo import _SHARED, _SPEC_TMPL, COLUMNS, DEMO_NOTICE, _lines, _pools, make_demo_notes, write_demo_csv
+from medtx.data.demo import COLUMNS, DEMO_NOTICE, _lines, _pools, make_demo_notes, write_demo_csv
+from medtx.data.demo_pools import SHARED, SPEC_TMPL
 from medtx.data.labels import SPEC12_KEEP, LabelPolicy, clean_label
 from medtx.errors import ConfigError
 
@@ -104,10 +105,10 @@ def test_wrapped_pool_lines_parse_into_clean_entries():
         assert set(pool) == {"w", "near", *"CDPFMT"}, name
         assert set(pool["near"]) <= set(pools), name
     entry_lists = [v for pool in pools.values() for k, v in pool.items() if k not in ("w", "near")]
-    entry_lists += [*_lines(_SHARED).values(), *_lines(_SPEC_TMPL).values()]
+    entry_lists += [*_lines(SHARED).values(), *_lines(SPEC_TMPL).values()]
     for entries in entry_lists:
         assert all(e and e == e.strip() and "\n" not in e for e in entries), entries
-    assert set(_lines(_SHARED)) == {"pmh", "med", "soc", "job", "hx", "gen", "img", "plan", "open", "op"}
+    assert set(_lines(SHARED)) == {"pmh", "med", "soc", "job", "hx", "gen", "img", "plan", "open", "op"}
 
 
 def test_size_is_configurable_and_checked():
