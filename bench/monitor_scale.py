@@ -228,7 +228,7 @@ def csv_source(path: Path, split: int = 0, unique: bool = False,
     import numpy as np
     import pandas as pd
 
-    from medtx.config.settings import LabelSettings
+    from medtx.config import LabelSettings
     from medtx.data.labels import clean_label, resolve_policy
     from medtx.monitor.descriptors import note_hash
 
@@ -370,7 +370,7 @@ def interval(count: int, n: int) -> dict:
 def in_a_row(drifted: Sequence[Sequence[str]], k: int) -> tuple[int, int]:
     """``(windows ending k in a row that drifted on a retrain_on signal, windows that could)``:
     what the rule with retrain_windows=k needs, before its reset after firing."""
-    from medtx.config.settings import MonitorSettings
+    from medtx.config import MonitorSettings
 
     hit = [bool(set(MonitorSettings().retrain_on) & set(d)) for d in drifted]
     ends = range(k - 1, len(hit))
@@ -379,7 +379,7 @@ def in_a_row(drifted: Sequence[Sequence[str]], k: int) -> tuple[int, int]:
 
 def rule_fires(drifted: Sequence[Sequence[str]], retrain_windows: int) -> int:
     """Times rules.decide fires over the windows, in order, with MonitorSettings defaults."""
-    from medtx.config.settings import MonitorSettings
+    from medtx.config import MonitorSettings
     from medtx.monitor.rules import decide
 
     settings = dataclasses.replace(MonitorSettings(), retrain_windows=retrain_windows)
@@ -394,7 +394,7 @@ def rule_fires(drifted: Sequence[Sequence[str]], retrain_windows: int) -> int:
 def summarise(splits: list[list[list[dict]]], alpha: float) -> dict:
     """Rates over every window of every split (a split: its windows in order, each a list of
     signals): per signal raw and corrected, any signal, and the retrain rule replayed per split."""
-    from medtx.config.settings import MonitorSettings
+    from medtx.config import MonitorSettings
 
     retrain_on = set(MonitorSettings().retrain_on)
     windows = [w for split in splits for w in split]
@@ -543,7 +543,7 @@ def _write(path: Path, key: str, value: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from medtx.config.settings import MonitorSettings
+    from medtx.config import MonitorSettings
 
     defaults = MonitorSettings()
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -167,7 +167,7 @@ def test_moto_update_endpoint_gap_is_a_deploy_error(sm_settings):
 
 
 def test_deployment_config_shapes(sm_settings):
-    from medtx.config.settings import DeployStageSettings
+    from medtx.config import DeployStageSettings
 
     linear = deployment_config(DeployStageSettings(traffic="LINEAR", canary_percent=20, wait_s=60))
     policy = linear["BlueGreenUpdatePolicy"]

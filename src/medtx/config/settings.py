@@ -1,5 +1,9 @@
 """Typed settings: one frozen dataclass per section of a ``configs/<env>.json`` file.
 
+The recipe, compute, gate, registry, project and AWS sections live here; the sections of a
+model's life after training (serving, deploy, monitor) in :mod:`medtx.config.operations`, and
+the field types and the ``section`` decorator both use in :mod:`medtx.config.fields`.
+
 The classes are pydantic dataclasses (extra keys forbidden, scalars strict: no ``"3"`` -> 3, a
 bool is not a number, an int is fine for a float), so constructing one validates its types and
 the bounds of single values (``Gt``/``Ge``/``Lt``/``Le`` in the annotations). Parsing a whole
@@ -13,47 +17,34 @@ every environment runs (``tests/unit/test_config.py`` holds them equal).
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import field
-from typing import Annotated, Any, Literal, Optional, TypeVar
+from typing import Annotated, Any, Literal, Optional
 
 from annotated_types import Ge, Gt, Le, Lt
-from pydantic import ConfigDict, Strict, TypeAdapter, ValidationError
-from pydantic.dataclasses import dataclass
-from typing_extensions import dataclass_transform  # 3.10 has no typing.dataclass_transform
+from pydantic import Strict, TypeAdapter, ValidationError
 
+from medtx.config.fields import (
+    Bool,
+    Count,
+    Float,
+    Fraction,
+    Int,
+    NonNegFloat,
+    NonNegInt,
+    PosFloat,
+    Share,
+    Str,
+    StrList,
+    StrMap,
+    section,
+)
+from medtx.config.operations import (
+    DeploySettings,
+    MonitorSettings,
+    ServingSettings,
+)
 from medtx.config.validation import MIN_MAX_LENGTH, check_values, describe
 from medtx.errors import ConfigError
-
-Int = Annotated[int, Strict()]
-Float = Annotated[float, Strict()]  # strict float still takes an int (3 -> 3.0), never a bool
-Bool = Annotated[bool, Strict()]
-Str = Annotated[str, Strict()]
-StrList = Annotated[list[Str], Strict()]
-StrMap = Annotated[dict[Str, Str], Strict()]
-Count = Annotated[int, Strict(), Ge(1)]  # 1, 2, ...
-NonNegInt = Annotated[int, Strict(), Ge(0)]
-PosFloat = Annotated[float, Strict(), Gt(0)]
-NonNegFloat = Annotated[float, Strict(), Ge(0)]
-Fraction = Annotated[float, Strict(), Gt(0), Lt(1)]  # open interval (0, 1)
-Share = Annotated[float, Strict(), Ge(0), Le(1)]  # closed interval [0, 1]
-Percent = Annotated[float, Strict(), Ge(0), Le(100)]
-Port = Annotated[int, Strict(), Ge(1), Le(65535)]
-
-_T = TypeVar("_T")
-
-
-def _stable_hash(self: Any) -> int:
-    """Hash of the section's content (sections hold lists and dicts, so not field-wise)."""
-    return hash(json.dumps(dataclasses.asdict(self), sort_keys=True, default=str))
-
-
-@dataclass_transform(frozen_default=True, field_specifiers=(field,))
-def section(cls: type[_T]) -> type[_T]:
-    """A frozen, validating config section, hashable by content and picklable."""
-    made: Any = dataclass(frozen=True, config=ConfigDict(extra="forbid"))(cls)
-    made.__hash__ = _stable_hash
-    return made
 
 
 @section
@@ -180,78 +171,6 @@ class RegistrySettings:
 
 
 @section
-class ServingSettings:
-    """The inference server (``medtx serve``, the serve container, local endpoints)."""
-
-    host: Str = "127.0.0.1"  # the container entry point binds 0.0.0.0
-    port: Port = 8080  # SAGEMAKER_BIND_TO_PORT wins where set
-    token_env: Str = "MEDTX_SERVE_TOKEN"  # bearer token required when this variable is set
-    runtime: Literal["torch", "onnx-int8"] = "torch"  # fp32 torch is always available
-    threads: Optional[Count] = None  # torch threads of the inference thread (None = all cores)
-    max_payload_bytes: Count = 4_000_000  # SageMaker serverless accepts at most 4 MB
-    max_notes: Count = 256  # notes per request
-    max_note_chars: Count = 200_000
-    note_overflow: Literal["reject", "truncate"] = "reject"
-    top_k: Count = 3  # probabilities returned per note unless the request asks otherwise
-    batch_max_notes: Count = 32  # micro-batch size across concurrent requests
-    batch_wait_ms: NonNegFloat = 5.0  # longest wait for a micro-batch to fill
-    capture_to: Optional[Str] = ".medtx/capture"  # folder or s3:// prefix; None = no capture
-    capture_percent: Percent = 100.0  # share of requests captured
-    endpoint_name: Str = "medtx-local"  # capture path: <prefix>/<endpoint>/<variant>/yyyy/mm/dd/hh
-    variant_name: Str = "AllTraffic"
-
-
-@section
-class DeployStageSettings:
-    """One deploy stage (staging, prod): where the model goes and who approves it."""
-
-    target: Literal["local", "sagemaker"] = "local"
-    approval: Literal["auto", "manual"] = "auto"
-    port: Port = 8081  # local: the stable port clients use
-    account: Optional[Str] = None  # sagemaker: name in aws.accounts
-    endpoint_name: Optional[Str] = None  # sagemaker: default medtx-<stage>
-    serverless_memory_mb: Optional[Int] = None  # sagemaker: serverless when set (1024..6144)
-    serverless_max_concurrency: Annotated[Int, Ge(1), Le(200)] = 5
-    instance_type: Str = "ml.m5.large"  # sagemaker: real-time variant
-    instance_count: Count = 1
-    capture_percent: Percent = 100.0  # sagemaker real-time: DataCaptureConfig sampling
-    traffic: Literal["ALL_AT_ONCE", "CANARY", "LINEAR"] = "ALL_AT_ONCE"
-    canary_percent: Int = 10  # CANARY: share first shifted; LINEAR: step size
-    wait_s: NonNegInt = 300  # between traffic shifts
-    alarms: StrList = field(default_factory=list)  # CloudWatch alarms that roll back
-
-
-@section
-class HandoffTarget:
-    """An account whose DeployFlow is told about each Approved version (Argo Events webhook)."""
-
-    webhook_url: Str  # https://.../<event source path> of that account's Argo Events webhook
-    event: Str = "medtx.model-approved"
-    token_env: Optional[Str] = None  # variable holding the webhook's bearer token
-    attempts: Count = 3  # tries before the hand-off fails the step
-
-
-@section
-class DeploySettings:
-    """DeployFlow: which stages, in which order, and what a deploy must pass."""
-
-    stages: StrList = field(default_factory=lambda: ["staging", "prod"])
-    targets: Annotated[dict[Str, DeployStageSettings], Strict()] = field(
-        default_factory=lambda: {"staging": DeployStageSettings(port=8081),
-                                 "prod": DeployStageSettings(port=8082)})
-    schedule: Optional[Str] = None  # cron for scheduled deploys (Argo Workflows)
-    image: Optional[Str] = None  # serve image for SageMaker endpoints
-    execution_role: Optional[Str] = None  # IAM role SageMaker models run as (ExecutionRoleArn)
-    smoke_file: Optional[Str] = None  # labelled notes CSV; default: the producing run's test split
-    smoke_notes: Count = 64
-    smoke_tolerance: Share = 0.1  # smoke accuracy may trail the evaluated accuracy by this much
-    latency_budget_ms: PosFloat = 500.0  # p95 of single-note smoke requests
-    # cross-account: accounts told of every Approved version, and the event this one waits for
-    handoff_to: Annotated[dict[Str, HandoffTarget], Strict()] = field(default_factory=dict)
-    handoff_event: Optional[Str] = None  # DeployFlow runs on it with the package ARN
-
-
-@section
 class ProjectSettings:
     """``@project`` of every flow: flows of one project and branch see each other's runs and
     events. A branch per account: ``branch`` gives ``test.<branch>``, ``production`` ``prod``
@@ -260,36 +179,6 @@ class ProjectSettings:
     name: Str = "medtx"
     branch: Optional[Str] = None
     production: Bool = False
-
-
-@section
-class MonitorSettings:
-    """MonitorFlow: which endpoint's capture, how a window is judged, and when to retrain."""
-
-    stage: Str = "prod"  # the deploy stage whose endpoint is watched
-    capture_from: Optional[Str] = None  # folder or s3:// prefix; None = serving.capture_to
-    endpoint_name: Optional[Str] = None  # None = medtx-<stage> (the deploy default)
-    variant_name: Optional[Str] = None  # None = serving.variant_name
-    account: Optional[Str] = None  # aws.accounts entry whose session reads an s3:// capture
-    state_dir: Str = ".medtx/monitor"  # reader offsets, window history, imported labels
-    schedule: Optional[Str] = "0 6 * * *"  # cron for MonitorFlow on Argo Workflows
-    window_hours: PosFloat = 24.0  # first window (later ones start where the last judged one ended)
-    min_notes: Annotated[Int, Ge(2)] = 200  # fewer notes in a window: "not enough traffic", no verdict
-    alpha: Fraction = 0.05  # false discovery rate across a window's signals
-    permutations: Annotated[Int, Ge(19)] = 500  # MMD permutation test
-    reference_sides: StrList = field(default_factory=lambda: ["val", "test"])  # held-out notes
-    reference_max_notes: Annotated[Int, Ge(20)] = 2000  # reference sample kept in the package (stratified cut)
-    reducer_dims: Annotated[Int, Ge(2)] = 64  # TF-IDF -> SVD dimensions of the text representation
-    bootstrap: Annotated[Int, Ge(100)] = 1000  # resamples for the quality confidence intervals
-    min_labels: Count = 50  # labelled notes a window needs before its quality counts
-    retrain_on: StrList = field(default_factory=lambda: [
-        "input_mmd", "input_classifier", "predicted_label", "confidence"])
-    retrain_windows: Count = 2  # drift in this many judged windows in a row fires the rule
-    quality_floor: Optional[Fraction] = None  # macro-F1 whose CI lies wholly below fires the rule
-    retrain_event: Str = "medtx.retrain"  # Argo event TrainFlow is triggered by
-    retrain_schedule: Optional[Str] = None  # cron: TrainFlow also retrains on a calendar
-    labels_to_training: Bool = False  # labelled captured notes join the next training set
-    recent_windows: Count = 12  # windows shown on the card
 
 
 @section

@@ -23,8 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Optional
 
-from medtx.config import Settings
-from medtx.config.settings import HandoffTarget
+from medtx.config import HandoffTarget, Settings
 from medtx.errors import MedtxError
 from medtx.registry import ModelVersion
 
