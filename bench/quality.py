@@ -48,19 +48,19 @@ TABLE_START, TABLE_END = "<!-- recipes:start -->", "<!-- recipes:end -->"
 
 
 def parse_overrides(items: list[str]) -> dict:
-    """``section.key=<json value>`` strings as ``{section: {key: value}}``."""
-    out: dict = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        section, dot, name = key.partition(".")
-        if not sep or not dot or not section or not name:
-            raise SystemExit(f"--set expects section.key=value, got {item!r}")
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw  # a bare word is a string
-        out.setdefault(section, {})[name] = value
-    return out
+    """``section.key=value`` items as ``{section: {key: value}}``, read and checked exactly as a
+    flow's ``--set`` is (JSON values, else text; unknown keys refused)."""
+    from medtx.config import parse_overrides as parse_set
+    from medtx.config.overrides import check_key, leaf_keys, nest
+    from medtx.errors import ConfigError
+
+    try:
+        flat = parse_set(items)
+        for key in leaf_keys(flat):
+            check_key(key)
+    except ConfigError as exc:
+        raise SystemExit(str(exc)) from None
+    return nest(flat)
 
 
 def paired_margin(model_scores: np.ndarray, base_scores: np.ndarray, y: np.ndarray,

@@ -24,9 +24,12 @@ def test_overrides_parse_json_values_and_bare_words(bench):
                                  "train.compile=true"])
     assert got == {"train": {"epochs": 8, "compile": True},
                    "model": {"long_note": "chunks", "name_or_path": "x/y"}}
-    for bad in ("epochs=8", "train.epochs", ".epochs=1"):
+    for bad in ("train.epochs", ".epochs=1"):
         with pytest.raises(SystemExit, match="section.key=value"):
             bench.parse_overrides([bad])
+    for unknown, key in (("epochs=8", "'epochs'"), ("train.epoch=8", "'train.epoch'")):  # as a flow's --set
+        with pytest.raises(SystemExit, match=f"unknown config key {key}"):
+            bench.parse_overrides([unknown])
 
 
 def test_baseline_only_run_writes_baseline_and_ceiling(bench, tmp_path, capsys):
