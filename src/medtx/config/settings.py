@@ -59,9 +59,13 @@ class DataSettings:
     demo_notes: Count = 600  # size of the built-in demo set (>= 600)
 
 
+#: the label presets a config may name (medtx.data.labels builds each of them)
+LabelPreset = Literal["all40", "spec12", "custom"]
+
+
 @section
 class LabelSettings:
-    preset: Literal["all40", "spec12", "custom"] = "spec12"
+    preset: LabelPreset = "spec12"
     keep: Optional[StrList] = None  # custom: labels to keep (None = all)
     drop: StrList = field(default_factory=list)
     merge: StrMap = field(default_factory=dict)  # {"from": "to"}

@@ -12,9 +12,10 @@ Presets:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, get_args
 
 from medtx.config import LabelSettings
+from medtx.config.settings import LabelPreset
 from medtx.errors import ConfigError
 
 #: Every specialty label of the public Medical Transcriptions dataset (stripped).
@@ -38,7 +39,7 @@ SPEC12_KEEP: tuple[str, ...] = (
 )
 SPEC12_MERGE: dict[str, str] = {"Neurosurgery": "Neurology", "Nephrology": "Urology"}
 
-PRESETS = ("all40", "spec12", "custom")
+PRESETS: tuple[str, ...] = get_args(LabelPreset)  # one list of presets: the config's
 
 
 def clean_label(label: object) -> str:
