@@ -26,7 +26,7 @@ flowkit.setup_logging()
 @flowkit.deploy_trigger
 @trigger_on_finish(flow="TrainFlow")
 class DeployFlow(FlowSpec):
-    cfg = Config("cfg", default=flowkit.default_config(), parser="medtx.config.parse_config")
+    cfg = Config("cfg", default=flowkit.default_config(), parser="medtx.flowkit.config.parse_config")
     model_package = Parameter(flowkit.HANDOFF_PARAMETER, default="", help="Model package ARN "
                               "from a cross-account hand-off (set by the deploy.handoff_event trigger).")
     version = Parameter("version", default="", help="Registry version to deploy (N, latest or "

@@ -24,7 +24,7 @@ TRAIN_FLOW = Path(__file__).resolve().with_name("train_flow.py")
 @flowkit.project_from_config
 @flowkit.schedule_from_config("monitor.schedule")
 class MonitorFlow(FlowSpec):
-    cfg = Config("cfg", default=flowkit.default_config(), parser="medtx.config.parse_config")
+    cfg = Config("cfg", default=flowkit.default_config(), parser="medtx.flowkit.config.parse_config")
     since = Parameter("since", default="", help="Window start (ISO, UTC). Empty: where the last "
                       "judged window ended, else monitor.window_hours before --until.")
     until = Parameter("until", default="", help="Window end (ISO, UTC). Empty: now.")

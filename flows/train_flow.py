@@ -16,7 +16,7 @@ flowkit.setup_logging()
 @flowkit.project_from_config
 @flowkit.retrain_trigger
 class TrainFlow(FlowSpec):
-    cfg = Config("cfg", default=flowkit.default_config(), parser="medtx.config.parse_config")
+    cfg = Config("cfg", default=flowkit.default_config(), parser="medtx.flowkit.config.parse_config")
     data = Parameter("data", default="", help="mtsamples-format CSV: local path or s3://bucket/key. "
                      "Empty: config data.path, else the built-in synthetic demo set.")
     labels = Parameter("labels", default="", help="Label preset: all40 | spec12 | custom (empty: config).")

@@ -72,3 +72,26 @@ def test_compute_backend_decorates_only_the_finetune_step(tmp_path, flow_config,
     remote = {"@batch", "@kubernetes"}
     assert steps["finetune"] & remote == ({f"@{backend}"} if backend != "local" else set())
     assert all(not (decos & remote) for step, decos in steps.items() if step != "finetune")
+
+
+@pytest.mark.parametrize("flow, section, values, named", [
+    ("train_flow.py", "train", {"learning_rate": 0}, "'train.learning_rate' must be > 0"),
+    ("train_flow.py", "labels", {"preset": "spec13"}, "'labels.preset' must be 'all40', 'spec12' or 'custom'"),
+    ("train_flow.py", "trian", {"epochs": 1}, "unknown config key(s) ['trian']"),
+    ("deploy_flow.py", "deploy", {"smoke_tolerance": 1.5}, "'deploy.smoke_tolerance' must be <= 1"),
+    ("monitor_flow.py", "monitor", {"alpha": 0}, "'monitor.alpha' must be > 0"),
+])
+def test_a_bad_config_stops_every_flow_with_one_line_naming_the_key(tmp_path, flow, section, values, named):
+    """Found when the config is parsed, before any step runs: no 'Internal error', no traceback."""
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"extends": "base.json", "env": "test", section: values}))
+    out = subprocess.run([sys.executable, str(ROOT / "flows" / flow), "--config", "cfg", str(bad), "run"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                         env={**os.environ, "USER": "medtx-tests"})
+    said = out.stdout + out.stderr
+    assert out.returncode != 0 and "Bad config" in said and named in said, said[-2000:]
+    assert "Traceback" not in said and "Internal error" not in said
+    assert not (tmp_path / ".metaflow").exists()  # no run was started
