@@ -168,6 +168,25 @@ def held_out():
     return held_out_notes
 
 
+def check_no_drift(report: dict, n_notes: int) -> None:
+    """``report`` judged ``n_notes`` of unchanged traffic: no signal moved, no retrain, every
+    signal present, quality estimated but not measured (no labels yet)."""
+    assert report["status"] == "judged" and report["n_notes"] == n_notes, report["verdict"]
+    assert report["drifted"] == [], {k: s["p_value"] for k, s in report["signals"].items()}
+    assert report["verdict"] == "no drift" and not report["retrain"]["fire"]
+    assert set(report["signals"]) == {"chars", "words", "headers", "non_letter_share", "empty",
+                                      "oov_rate", "input_mmd", "input_classifier",
+                                      "predicted_label", "confidence"}
+    assert report["quality"]["estimated_accuracy"]["value"] > 0
+    assert not report["quality"]["measured"]
+
+
+@pytest.fixture
+def no_drift():
+    """``check_no_drift`` as a fixture."""
+    return check_no_drift
+
+
 @dataclass(frozen=True)
 class Loop:
     """The session's one trained -> registered -> deployed -> monitored story (see ``loop``)."""
