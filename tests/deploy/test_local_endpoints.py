@@ -156,3 +156,14 @@ def test_concurrent_deploy_to_a_stage_is_refused(endpoints, make_package, smoke_
 def test_missing_package_is_refused(endpoints, tmp_path):
     with pytest.raises(DeployError, match="unpacked package folder"):
         endpoints.deploy("staging", Candidate(1, package_dir=tmp_path / "absent"))
+
+
+def test_a_stage_server_never_exposes_debug_routes(settings, tmp_path):
+    """A developer's config may turn the API docs on for `medtx serve`; a deployed stage keeps
+    SageMaker's surface (only /ping and /invocations) whatever the config says."""
+    from medtx.deploy.local import stage_serving
+
+    mine = settings.with_overrides(serving={"debug_routes": True, "capture_to": str(tmp_path / "c")})
+    served = stage_serving(mine, "prod").serving
+    assert served.debug_routes is False and served.endpoint_name == "medtx-prod"
+    assert mine.serving.debug_routes is True  # the caller's settings are left as they were

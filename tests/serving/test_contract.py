@@ -191,8 +191,17 @@ def test_bearer_token_guards_invocations_but_not_ping(live, monkeypatch, serving
     assert r.status == 200
 
 
+def test_api_docs_and_schema_routes_exist_only_when_asked_for(live):
+    default = live().client
+    for path in ("/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"):
+        assert default.request("GET", path).status == 404, path
+    assert default.ping() == 200
+    debug = live(debug_routes=True).client
+    assert debug.request("GET", "/docs").status == 200 and debug.request("GET", "/redoc").status == 200
+
+
 def test_openapi_schema_documents_the_endpoints(live):
-    doc = live().client.request("GET", "/openapi.json").json()
+    doc = live(debug_routes=True).client.request("GET", "/openapi.json").json()
     assert {"/ping", "/invocations"} <= set(doc["paths"])
     content = doc["paths"]["/invocations"]["post"]["requestBody"]["content"]
     assert {"application/json", "text/csv", "application/jsonlines"} <= set(content)

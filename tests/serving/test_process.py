@@ -66,7 +66,8 @@ def test_container_entry_point_serves_the_model_dir_on_the_bind_port(
     assert container_defaults({"SAGEMAKER_BIND_TO_PORT": "9001"})["port"] == 9001
     port = free_port()
     env = {**os.environ, **ENV, "SM_MODEL_DIR": str(package_dir), "SAGEMAKER_BIND_TO_PORT": str(port),
-           "MEDTX_SERVING": json.dumps({"capture_to": str(tmp_path / "dc"), "threads": 1})}
+           "MEDTX_SERVING": json.dumps({"capture_to": str(tmp_path / "dc"), "threads": 1,
+                                        "debug_routes": True})}
     env.pop("MEDTX_SETTINGS", None)
     # --host keeps the test on loopback; inside the container the default is 0.0.0.0
     proc = subprocess.Popen([sys.executable, "-m", "medtx.serving.server", "serve", "--host", "127.0.0.1"],
@@ -77,6 +78,8 @@ def test_container_entry_point_serves_the_model_dir_on_the_bind_port(
         r = client_for(f"http://127.0.0.1:{port}").invoke({"inputs": "heart murmur"})
         assert r.status == 200
         assert r.json()["predictions"][0]["model_version"] == 7  # from the package's medtx.json
+        # SageMaker exposes /ping and /invocations only: the container drops debug routes it is given
+        assert client_for(f"http://127.0.0.1:{port}").request("GET", "/openapi.json").status == 404
     finally:
         assert stop_server(proc) == 0
     assert len(_records(tmp_path / "dc")) == 1

@@ -123,6 +123,7 @@ LOCAL_TODAY = {
     'serving.capture_percent': 100.0,
     'serving.endpoint_name': 'medtx-local',
     'serving.variant_name': 'AllTraffic',
+    'serving.debug_routes': False,  # added after the freeze: off in every environment
     'deploy.stages': ['staging', 'prod'],
     'deploy.targets': {'staging': {'target': 'local',
                                    'approval': 'auto',

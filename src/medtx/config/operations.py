@@ -45,6 +45,9 @@ class ServingSettings:
     capture_percent: Percent = 100.0  # share of requests captured
     endpoint_name: Str = "medtx-local"  # capture path: <prefix>/<endpoint>/<variant>/yyyy/mm/dd/hh
     variant_name: Str = "AllTraffic"
+    # /docs, /redoc and /openapi.json: for a developer's own `medtx serve`; deployed stages and
+    # the SageMaker container always run without them (only /ping and /invocations, as SageMaker)
+    debug_routes: Bool = False
 
 
 @section

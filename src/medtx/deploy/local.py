@@ -62,12 +62,14 @@ def default_launcher(settings: Settings) -> Launcher:
 
 def stage_serving(settings: Settings, stage: Optional[str]) -> Settings:
     """Settings for one stage's server: capture under its own endpoint name (``medtx-<stage>``)
-    and, for a local folder, at an absolute path (the server outlives the caller's cwd)."""
+    and, for a local folder, at an absolute path (the server outlives the caller's cwd); no
+    debug routes, whatever the config says (a deployed stage answers /ping and /invocations)."""
     capture = settings.serving.capture_to
     if capture and not capture.startswith("s3://"):
         capture = str(Path(capture).absolute())
     name = stage_endpoint(stage) if stage else settings.serving.endpoint_name
-    return settings.with_overrides(serving={"capture_to": capture, "endpoint_name": name})
+    return settings.with_overrides(serving={"capture_to": capture, "endpoint_name": name,
+                                            "debug_routes": False})
 
 
 class LocalEndpoints:

@@ -162,9 +162,12 @@ def create_app(serving: ServingSettings, load: Callable[[], Any], info: ModelInf
                 log.info("capture closed: %d record(s) written, %d failed",
                          state.capture.written, state.capture.failed)
 
+    debug = serving.debug_routes  # off: the API docs and schema routes do not exist (404)
     app = FastAPI(title="medtx inference", version="1",
                   description="Names the medical specialty of clinical notes (SageMaker "
-                              "inference contract).", lifespan=lifespan)
+                              "inference contract).", lifespan=lifespan,
+                  docs_url="/docs" if debug else None, redoc_url="/redoc" if debug else None,
+                  openapi_url="/openapi.json" if debug else None)
     app.state.medtx = state
 
     @app.get("/ping", responses={503: {"description": "model loading or failed"}})

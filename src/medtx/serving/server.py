@@ -143,6 +143,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     try:
         settings = settings_from_env(args.config)
+        if args.mode == "serve":  # SageMaker's container: only /ping and /invocations
+            settings = settings.with_overrides(serving={"debug_routes": False})
         return serve(Path(model_dir), settings, args.host or defaults.get("host"),
                      args.port or defaults.get("port"), args.model_group, args.model_version)
     except MedtxError as exc:
