@@ -37,8 +37,11 @@ class Target:
     session_name: str = "medtx"
 
 
-def target(aws: AwsSettings, account: Optional[str] = None, session_name: str = "medtx") -> Target:
-    """The target of ``account`` (None = default); ConfigError for an unknown account name."""
+def target(aws: Optional[AwsSettings], account: Optional[str] = None, session_name: str = "medtx") -> Target:
+    """The target of ``account`` (None = default); ConfigError for an unknown account name.
+    ``aws`` None is a config without an ``aws`` section: the defaults (``AwsSettings()``)."""
+    if aws is None:
+        aws = AwsSettings()
     if not isinstance(aws, AwsSettings):
         raise ConfigError(f"expected AwsSettings (settings.aws), got {type(aws).__name__}")
     if account is None:
@@ -130,12 +133,12 @@ def _entry(t: Target) -> _Entry:
         return _SESSIONS[t]
 
 
-def session(aws: AwsSettings, account: Optional[str] = None, session_name: str = "medtx") -> Any:
+def session(aws: Optional[AwsSettings], account: Optional[str] = None, session_name: str = "medtx") -> Any:
     """The cached boto3 session of ``account`` (None = default credentials or ``aws.role_arn``)."""
     return _entry(target(aws, account, session_name)).session
 
 
-def client(aws: AwsSettings, service: str, account: Optional[str] = None,
+def client(aws: Optional[AwsSettings], service: str, account: Optional[str] = None,
            max_attempts: Optional[int] = None) -> Any:
     """A boto3 client for ``service`` in ``account``: its region, role and the endpoint override."""
     from botocore.config import Config as BotoConfig

@@ -185,7 +185,7 @@ class CaptureReader:
             from medtx.aws.session import client
 
             bucket, key = split_s3_uri(self.root + "/")
-            self._s3 = client(self.aws or AwsSettings(), "s3", account=self.account, max_attempts=5)
+            self._s3 = client(self.aws, "s3", account=self.account, max_attempts=5)
             kw: dict = {"Bucket": bucket, "Prefix": key}
             if lo is not None:  # keys sort by hour: skip the hours before the window
                 kw["StartAfter"] = key + lo.strftime("%Y/%m/%d/%H")

@@ -47,7 +47,7 @@ def local_state(state_dir: str, aws: Optional[AwsSettings] = None, write: bool =
     from medtx.aws.session import client
 
     bucket, prefix = split_s3_uri(str(state_dir).rstrip("/") + "/")
-    s3 = client(aws or AwsSettings(), "s3", max_attempts=5)
+    s3 = client(aws, "s3", max_attempts=5)
     tmp = Path(tempfile.mkdtemp(prefix="medtx-monitor-state-"))
     etags: dict[str, str] = {}
     pulled: dict[str, str] = {}

@@ -90,7 +90,7 @@ class _S3Sink:
     def __init__(self, aws: Optional[AwsSettings], flush_s: float, flush_records: int):
         from medtx.aws.session import client
 
-        self.s3 = client(aws or AwsSettings(), "s3", max_attempts=5)
+        self.s3 = client(aws, "s3", max_attempts=5)
         self.flush_s, self.flush_records = flush_s, flush_records
         self.hour: Optional[str] = None
         self.first: Optional[datetime] = None
@@ -194,7 +194,7 @@ def _capture_files(prefix: str, aws: Optional[AwsSettings]) -> Iterator[tuple[st
         from medtx.aws.session import client
 
         bucket, key = split_s3_uri(prefix.rstrip("/") + "/")
-        s3 = client(aws or AwsSettings(), "s3", max_attempts=5)
+        s3 = client(aws, "s3", max_attempts=5)
         keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
             Bucket=bucket, Prefix=key) for o in page.get("Contents", []) if o["Key"].endswith(".jsonl")]
         for k in sorted(keys):
