@@ -51,13 +51,12 @@ def parse_overrides(items: list[str]) -> dict:
     """``section.key=value`` items as ``{section: {key: value}}``, read and checked exactly as a
     flow's ``--set`` is (JSON values, else text; unknown keys refused)."""
     from medtx.config import parse_overrides as parse_set
-    from medtx.config.overrides import check_key, leaf_keys, nest
+    from medtx.config.overrides import check_keys, nest
     from medtx.errors import ConfigError
 
     try:
         flat = parse_set(items)
-        for key in leaf_keys(flat):
-            check_key(key)
+        check_keys(flat)
     except ConfigError as exc:
         raise SystemExit(str(exc)) from None
     return nest(flat)

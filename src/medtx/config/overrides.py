@@ -109,10 +109,15 @@ def nest(overrides: dict[str, Any]) -> dict:
     return out
 
 
-def apply_overrides(raw: dict, overrides: dict[str, Any]) -> dict:
-    """``raw`` with ``overrides`` merged in, after every key is checked (:func:`check_key`)."""
+def check_keys(overrides: dict[str, Any]) -> None:
+    """:func:`check_key` for every dotted key ``overrides`` changes."""
     for key in leaf_keys(overrides):
         check_key(key)
+
+
+def apply_overrides(raw: dict, overrides: dict[str, Any]) -> dict:
+    """``raw`` with ``overrides`` merged in, after every key is checked (:func:`check_keys`)."""
+    check_keys(overrides)
     return merge(raw, nest(overrides))
 
 
