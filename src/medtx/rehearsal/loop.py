@@ -52,14 +52,6 @@ def _run(flow: str, config: str, show_output: bool, trigger: Optional[list] = No
         return result.run
 
 
-def _artifact(run: Run, step: str, name: str) -> Any:
-    """The artifact ``name`` of ``step`` in a finished ``run``."""
-    task = run[step].task
-    if task is None:
-        raise RehearsalError(f"{run.pathspec}: step {step} has no task to read {name} from")
-    return getattr(task.data, name)
-
-
 def run_pipeline(config: str, data: str = "", traffic: int = 0, shift: str = "none",
                  retrain: bool = False, show_output: bool = True,
                  echo: Callable[[str], None] = print,
@@ -69,6 +61,7 @@ def run_pipeline(config: str, data: str = "", traffic: int = 0, shift: str = "no
     ``--set``."""
     from medtx.config import load_settings
     from medtx.flowkit.overrides import refuse_compiled, runner_set
+    from medtx.flowkit.runs import read_artifact
 
     refuse_compiled(overrides or {})
     settings = load_settings(config, overrides)
@@ -89,7 +82,7 @@ def run_pipeline(config: str, data: str = "", traffic: int = 0, shift: str = "no
                           f"{tags.get('approval')}, not Approved (approve it: medtx models approve)"))
         return steps
     deploy = _run("deploy_flow.py", config, show_output, trigger=[train.pathspec], **set_kw)
-    outcomes = _artifact(deploy, "deploy", "outcomes")
+    outcomes = read_artifact(deploy, "deploy", "outcomes")
     done(PipelineStep("DeployFlow", deploy.pathspec, "successful",
                       "; ".join(f"{o.stage} {o.state}" for o in outcomes)))
     if traffic:
@@ -101,8 +94,8 @@ def run_pipeline(config: str, data: str = "", traffic: int = 0, shift: str = "no
         done(PipelineStep("traffic", None, "successful",
                           f"{answered} notes ({shift}) answered by {stage} on 127.0.0.1:{target.port}"))
     monitor = _run("monitor_flow.py", config, show_output, retrain=retrain, **set_kw)
-    report = _artifact(monitor, "decide", "report")
-    event = _artifact(monitor, "decide", "retrain_event")
+    report = read_artifact(monitor, "decide", "report")
+    event = read_artifact(monitor, "decide", "retrain_event")
     summary = report["verdict"] + (f"; retrain: {event.how} {event.train_run or ''}".rstrip()
                                    if event is not None else "")
     done(PipelineStep("MonitorFlow", monitor.pathspec, "successful", summary))
