@@ -142,12 +142,15 @@ CASE_NOTE = "HISTORY: knee pain after a fall. EXAM: medial joint line tenderness
 
 
 def held_out_notes(seed: int, n: int, keep=None) -> list[str]:
-    """``n`` demo notes of another seed than training (only the specialties in ``keep``, if set)."""
+    """``n`` demo notes of another seed than training (only the specialties in ``keep``, if set):
+    the rehearsal's own traffic notes, or a case mix of them."""
     from medtx.data.demo import make_demo_notes
+    from medtx.rehearsal.traffic import traffic_notes
 
+    if keep is None:
+        return traffic_notes(n, seed=seed)
     frame = make_demo_notes(n=max(n * 3, 600), seed=seed).dropna(subset=["transcription"])
-    if keep is not None:
-        frame = frame[frame["medical_specialty"].str.strip().isin(keep)]
+    frame = frame[frame["medical_specialty"].str.strip().isin(keep)]
     return list(frame["transcription"][:n])
 
 

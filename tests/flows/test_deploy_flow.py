@@ -3,17 +3,7 @@ TrainFlow, staging and prod answering and capturing on 127.0.0.1 — is the sess
 checked in tests/flows/test_loop.py."""
 from __future__ import annotations
 
-import json
-import urllib.request
-
 import pytest
-
-
-def _post(port: int, body: dict, headers: dict | None = None) -> dict:
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json", **(headers or {})})
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return json.loads(resp.read())
 
 
 @pytest.fixture
